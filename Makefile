@@ -1,0 +1,46 @@
+# tfopt: `make install`, `make test`, `make search TASK=mnist`, `make tensorboard`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+# The shared offline data sets, when this checkout sits beside them.
+DATA_DIR ?= $(wildcard ../shared/datasets)
+TASK ?= mnist
+MODEL ?=
+TUNER ?=
+TRIALS ?=
+EPOCHS ?=
+OUT ?=
+SEED ?=
+PORT ?= 6006
+
+SEARCH_ARGS := --task $(TASK) $(if $(MODEL),--model $(MODEL)) $(if $(TUNER),--tuner $(TUNER)) \
+	$(if $(TRIALS),--max-trials $(TRIALS)) $(if $(EPOCHS),--epochs $(EPOCHS)) \
+	$(if $(OUT),--out $(OUT)) $(if $(SEED),--seed $(SEED)) $(if $(DATA_DIR),--data-dir $(DATA_DIR))
+
+.PHONY: install test search tasks tensorboard clean
+
+install: $(BIN)/tfopt
+
+$(BIN)/tfopt: setup.cfg pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	$(BIN)/python -m ipykernel install --sys-prefix --name python3 >/dev/null
+	@touch $@
+
+test: install
+	TFOPT_DATA_DIR=$(DATA_DIR) $(BIN)/pytest $(PYTEST_ARGS)
+
+search: install
+	$(BIN)/tfopt search $(SEARCH_ARGS)
+
+tasks: install
+	@$(BIN)/tfopt tasks
+
+tensorboard: install
+	@mkdir -p runs
+	$(BIN)/tensorboard --logdir runs --host 127.0.0.1 --port $(PORT)
+
+clean:
+	rm -rf $(VENV) build dist *.egg-info .pytest_cache
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -1,0 +1,16 @@
+"""tfopt: tune Keras models on built-in tasks, with TensorBoard and a result you can act on."""
+
+__version__ = "0.1.0"
+
+from tfopt.tasks import TASKS
+
+__all__ = ["SearchResult", "TASKS", "search", "__version__"]
+
+
+def __getattr__(name):
+    # TensorFlow loads on first use, so `tfopt tasks` and bad-input errors stay instant.
+    if name in ("search", "SearchResult"):
+        from tfopt import runner
+
+        return getattr(runner, name)
+    raise AttributeError(f"module 'tfopt' has no attribute '{name}'")

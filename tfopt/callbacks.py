@@ -1,0 +1,19 @@
+"""The callbacks every trial gets, assembled once per search."""
+
+import keras
+
+
+def trial_callbacks(log_dir, *, objective="val_accuracy", patience=3):
+    """EarlyStopping with best-weight restore, and TensorBoard.
+
+    keras-tuner gives each trial its own TensorBoard folder under `log_dir`
+    (`<trial_id>/execution0/{train,validation}`) and writes the HParams
+    dashboard data next to it.
+    """
+    mode = "min" if "loss" in objective else "max"
+    return [
+        keras.callbacks.EarlyStopping(monitor=objective, mode=mode, patience=patience,
+                                      restore_best_weights=True),
+        keras.callbacks.TensorBoard(log_dir=str(log_dir), write_graph=False,
+                                    profile_batch=0),
+    ]

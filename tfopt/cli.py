@@ -1,0 +1,97 @@
+"""Command line: `tfopt search ...`, `tfopt tasks`. Exit 0 on success, 2 on bad input."""
+
+import argparse
+import os
+import sys
+
+from tfopt.errors import InputError
+
+EXIT_BAD_INPUT = 2
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):
+        """One line and exit code 2, like every other bad input."""
+        self.exit(EXIT_BAD_INPUT, f"tfopt: error: {message} (see `tfopt {self.prog.split()[-1]} --help`)\n")
+
+
+def _positive_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, received '{text}'")
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, received '{text}'")
+    return value
+
+
+def _non_negative_int(text):
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, received '{text}'")
+    return int(text)
+
+
+def build_parser():
+    parser = _Parser(prog="tfopt", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    tasks = commands.add_parser("tasks", help="list the built-in tasks")
+    tasks.set_defaults(run=_run_tasks)
+
+    search = commands.add_parser("search", help="tune a model on a task")
+    search.add_argument("--task", required=True, help="built-in task (see `tfopt tasks`)")
+    search.add_argument("--model", help="vgg, textcnn or transformer (default: the task's)")
+    search.add_argument("--tuner", default="hyperband", help="hyperband, random, bayesian or grid")
+    search.add_argument("--max-trials", type=_positive_int, help="most trials to run")
+    search.add_argument("--epochs", type=_positive_int,
+                        help="epochs per trial (max_epochs for hyperband)")
+    search.add_argument("--out", help="run folder (default runs/<task>-<model>-<tuner>-<time>)")
+    search.add_argument("--seed", type=_non_negative_int, default=0)
+    search.add_argument("--data-dir", help="folder searched for data sets before downloading "
+                                           "(default $TFOPT_DATA_DIR)")
+    search.add_argument("--strategy", default="auto", help="auto, default, mirrored or tpu")
+    search.add_argument("--mixed-precision", action="store_true",
+                        help="mixed float16 (GPU) / bfloat16 (CPU, TPU) training")
+    search.set_defaults(run=_run_search)
+    return parser
+
+
+def _run_tasks(args):
+    from tfopt.tasks import TASKS
+
+    print(f"{'task':<14} {'modality':<8} {'model':<8} {'budget':<18} data")
+    for task in TASKS.values():
+        budget = f"{task.max_trials} trials, {task.epochs} ep"
+        print(f"{task.name:<14} {task.modality:<8} {task.default_model:<8} {budget:<18} "
+              f"{task.description}")
+    return 0
+
+
+def _run_search(args):
+    from tfopt.config import SearchConfig
+
+    config = SearchConfig(task=args.task, model=args.model, tuner=args.tuner,
+                          max_trials=args.max_trials, epochs=args.epochs, out=args.out,
+                          seed=args.seed, data_dir=args.data_dir, strategy=args.strategy,
+                          mixed_precision=args.mixed_precision)
+    config.resolved()  # bad names and numbers fail here, before TensorFlow starts
+    from tfopt.runner import search
+
+    search(**{k: v for k, v in vars(args).items() if k not in ("command", "run")},
+           verbose=1 if sys.stdout.isatty() else 2)
+    return 0
+
+
+def main(argv=None):
+    """Runs the command line; returns the exit code."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow loads
+    args = build_parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except InputError as error:
+        print(f"tfopt: error: {error}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print("tfopt: interrupted; finished trials are kept in the run folder "
+              "(run the same command with the same --out to resume).", file=sys.stderr)
+        return 130

@@ -1,0 +1,1 @@
+"""Data: loaders (download, checksum, cache, offline paths), splits and tf.data pipelines."""

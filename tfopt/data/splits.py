@@ -1,0 +1,58 @@
+"""Fixed, seeded train/validation/test splits shared by every trial of a search."""
+
+import dataclasses
+
+import numpy as np
+from sklearn.model_selection import train_test_split
+
+# Splits never depend on the search seed, so runs stay comparable.
+SPLIT_SEED = 20140825
+
+
+@dataclasses.dataclass
+class Splits:
+    """A task's data, split once and preprocessed once.
+
+    Images are `uint8` arrays `(n, height, width, channels)`; text is an
+    `int32` array of token ids `(n, sequence_length)` with its `vocabulary`.
+    Labels are `int32` class indices.
+    """
+
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_val: np.ndarray
+    y_val: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    class_names: list
+    source: str
+    modality: str
+    vocabulary: list = None
+
+    @property
+    def num_classes(self):
+        return len(self.class_names)
+
+    @property
+    def input_shape(self):
+        return tuple(self.x_train.shape[1:])
+
+    def sizes(self):
+        return {"train": len(self.y_train), "val": len(self.y_val), "test": len(self.y_test)}
+
+
+def split_off(x, y, fraction):
+    """Stratified, seeded split of `fraction` of (x, y); returns (x_a, y_a, x_b, y_b)."""
+    x_a, x_b, y_a, y_b = train_test_split(
+        x, y, test_size=fraction, stratify=y, random_state=SPLIT_SEED
+    )
+    return x_a, y_a, x_b, y_b
+
+
+def make_splits(x, y, *, x_test=None, y_test=None, test_fraction=0.2, val_fraction=0.1, **info):
+    """Builds `Splits`, carving validation (and test, when none is given) from (x, y)."""
+    if x_test is None:
+        x, y, x_test, y_test = split_off(x, y, test_fraction)
+    x_train, y_train, x_val, y_val = split_off(x, y, val_fraction)
+    return Splits(x_train, np.asarray(y_train, "int32"), x_val, np.asarray(y_val, "int32"),
+                  x_test, np.asarray(y_test, "int32"), **info)

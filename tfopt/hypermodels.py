@@ -1,0 +1,192 @@
+"""Search spaces: one keras-tuner `HyperModel` per model family.
+
+`build(hp)` only maps hp -> factory kwargs -> factory -> compile. Every hp is
+named after the kwarg it feeds and defaults to the factory default, so an
+empty `HyperParameters()` builds the documented baseline. Batch size is tuned
+in `fit`.
+"""
+
+import keras
+import keras_tuner as kt
+
+from tfopt.data.pipeline import batched
+from tfopt.models import build_textcnn, build_transformer, build_vgg
+
+OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop")
+
+
+def make_optimizer(name, learning_rate):
+    """Keras optimizer by name; "sgd" is SGD with Nesterov momentum 0.9."""
+    if name == "sgd":
+        return keras.optimizers.SGD(learning_rate, momentum=0.9, nesterov=True)
+    return {"adam": keras.optimizers.Adam, "adamw": keras.optimizers.AdamW,
+            "rmsprop": keras.optimizers.RMSprop}[name](learning_rate)
+
+
+class FamilyHyperModel(kt.HyperModel):
+    """Shared compile and fit for the families; subclasses declare `model_kwargs(hp)`."""
+
+    factory = None
+    batch_sizes = (32, 64, 128, 256)
+    default_batch_size = 128
+
+    def __init__(self, input_shape, num_classes, *, loss="sparse_categorical_crossentropy",
+                 metrics=("accuracy",), shuffle_seed=None, **kwargs):
+        super().__init__(name=self.factory.__name__.replace("build_", ""), **kwargs)
+        self.input_shape = tuple(input_shape)
+        self.num_classes = int(num_classes)
+        self.loss = loss
+        self.metrics = list(metrics)
+        self.shuffle_seed = shuffle_seed
+
+    def model_kwargs(self, hp):
+        raise NotImplementedError
+
+    def build_model(self, hp):
+        """Uncompiled model for `hp` (the factory's inputs are the data's shape)."""
+        raise NotImplementedError
+
+    def build(self, hp):
+        model = self.build_model(hp)
+        optimizer = hp.Choice("optimizer", list(OPTIMIZERS), default="adam")
+        learning_rate = hp.Float("learning_rate", 1e-4, 1e-2, sampling="log", default=1e-3)
+        model.compile(optimizer=make_optimizer(optimizer, learning_rate), loss=self.loss,
+                      metrics=self.metrics)
+        return model
+
+    def declare_hyperparameters(self, hp):
+        # Declared up front so the first trial's HParams already list the batch size.
+        super().declare_hyperparameters(hp)
+        self._batch_size(hp)
+
+    def _batch_size(self, hp):
+        return hp.Choice("batch_size", list(self.batch_sizes), default=self.default_batch_size)
+
+    def fit(self, hp, model, x, *args, validation_data=None, **kwargs):
+        """Batches the unbatched `tf.data` splits with the tuned batch size, then fits.
+
+        `x` and `validation_data` are unbatched datasets from
+        `tfopt.data.to_dataset`; `**kwargs` carry the tuner's callbacks and epochs.
+        """
+        batch_size = self._batch_size(hp)
+        train = batched(x, batch_size, shuffle=True, seed=self.shuffle_seed)
+        if validation_data is not None:
+            validation_data = batched(validation_data, batch_size)
+        return model.fit(train, *args, validation_data=validation_data, shuffle=False,
+                         **kwargs)
+
+
+class VGGHyperModel(FamilyHyperModel):
+    """Search space of `build_vgg`.
+
+    | hp              | type  | range                  | default |
+    |-----------------|-------|------------------------|---------|
+    | blocks          | int   | 1 .. 3                 | 2       |
+    | filters         | int   | 16, 32, 48             | 32      |
+    | convs_per_block | int   | 1 .. 2                 | 1       |
+    | dense_units     | int   | 64, 128, 256           | 128     |
+    | dropout         | float | 0.0 .. 0.5, step 0.1   | 0.3     |
+    | l2              | float | 1e-6 .. 1e-3, log      | 1e-4    |
+    | augment         | float | 0.0 .. 0.2, step 0.05  | 0.0     |
+    | optimizer       | str   | adam, adamw, sgd, rmsprop | adam |
+    | learning_rate   | float | 1e-4 .. 1e-2, log      | 1e-3    |
+    | batch_size      | int   | 32, 64, 128, 256       | 128     |
+
+    `flip=True` adds horizontal flips to the augmentation (e.g. CIFAR-10, not digits).
+    """
+
+    factory = staticmethod(build_vgg)
+
+    def __init__(self, input_shape, num_classes, *, flip=False, **kwargs):
+        self.flip = flip
+        super().__init__(input_shape, num_classes, **kwargs)
+
+    def model_kwargs(self, hp):
+        return dict(
+            blocks=hp.Int("blocks", 1, 3, default=2),
+            filters=hp.Choice("filters", [16, 32, 48], default=32),
+            convs_per_block=hp.Int("convs_per_block", 1, 2, default=1),
+            dense_units=hp.Choice("dense_units", [64, 128, 256], default=128),
+            dropout=hp.Float("dropout", 0.0, 0.5, step=0.1, default=0.3),
+            l2=hp.Float("l2", 1e-6, 1e-3, sampling="log", default=1e-4),
+            augment=hp.Float("augment", 0.0, 0.2, step=0.05, default=0.0),
+        )
+
+    def build_model(self, hp):
+        return build_vgg(self.input_shape, self.num_classes, flip=self.flip,
+                         **self.model_kwargs(hp))
+
+
+class TextHyperModel(FamilyHyperModel):
+    """Shared shape handling for the text families (input: token ids)."""
+
+    def __init__(self, input_shape, num_classes, *, vocab_size, **kwargs):
+        self.vocab_size = int(vocab_size)
+        super().__init__(input_shape, num_classes, **kwargs)
+
+    def build_model(self, hp):
+        return self.factory(self.input_shape[0], self.vocab_size, self.num_classes,
+                            **self.model_kwargs(hp))
+
+
+class TextCNNHyperModel(TextHyperModel):
+    """Search space of `build_textcnn` (Kim 2014).
+
+    | hp            | type  | range                   | default |
+    |---------------|-------|-------------------------|---------|
+    | embedding_dim | int   | 64, 128, 300            | 128     |
+    | kernel_sizes  | str   | "3,4,5", "2,3,4", "3,5,7" | "3,4,5" |
+    | filters       | int   | 50, 100, 200            | 100     |
+    | dropout       | float | 0.2 .. 0.6, step 0.1    | 0.5     |
+    | l2            | float | 0, 1e-5, 1e-4, 1e-3     | 0       |
+    | optimizer     | str   | adam, adamw, sgd, rmsprop | adam  |
+    | learning_rate | float | 1e-4 .. 1e-2, log       | 1e-3    |
+    | batch_size    | int   | 32, 50, 64, 128         | 50      |
+    """
+
+    factory = staticmethod(build_textcnn)
+    batch_sizes = (32, 50, 64, 128)
+    default_batch_size = 50
+
+    def model_kwargs(self, hp):
+        sizes = hp.Choice("kernel_sizes", ["3,4,5", "2,3,4", "3,5,7"], default="3,4,5")
+        return dict(
+            embedding_dim=hp.Choice("embedding_dim", [64, 128, 300], default=128),
+            kernel_sizes=tuple(int(k) for k in sizes.split(",")),
+            filters=hp.Choice("filters", [50, 100, 200], default=100),
+            dropout=hp.Float("dropout", 0.2, 0.6, step=0.1, default=0.5),
+            l2=hp.Choice("l2", [0.0, 1e-5, 1e-4, 1e-3], default=0.0),
+        )
+
+
+class TransformerHyperModel(TextHyperModel):
+    """Search space of `build_transformer`.
+
+    | hp            | type  | range                  | default |
+    |---------------|-------|------------------------|---------|
+    | embed_dim     | int   | 32, 64, 128            | 64      |
+    | num_heads     | int   | 2, 4                   | 2       |
+    | ff_dim        | int   | 64, 128, 256           | 128     |
+    | num_blocks    | int   | 1 .. 2                 | 1       |
+    | dropout       | float | 0.0 .. 0.3, step 0.1   | 0.1     |
+    | optimizer     | str   | adam, adamw, sgd, rmsprop | adam |
+    | learning_rate | float | 1e-4 .. 1e-2, log      | 1e-3    |
+    | batch_size    | int   | 32, 64, 128            | 32      |
+    """
+
+    factory = staticmethod(build_transformer)
+    batch_sizes = (32, 64, 128)
+    default_batch_size = 32
+
+    def model_kwargs(self, hp):
+        return dict(
+            embed_dim=hp.Choice("embed_dim", [32, 64, 128], default=64),
+            num_heads=hp.Choice("num_heads", [2, 4], default=2),
+            ff_dim=hp.Choice("ff_dim", [64, 128, 256], default=128),
+            num_blocks=hp.Int("num_blocks", 1, 2, default=1),
+            dropout=hp.Float("dropout", 0.0, 0.3, step=0.1, default=0.1),
+        )
+
+
+HYPERMODELS = {"vgg": VGGHyperModel, "textcnn": TextCNNHyperModel,
+               "transformer": TransformerHyperModel}

@@ -1,0 +1,57 @@
+"""What a finished search leaves behind: best model, best hyperparameters, results.json."""
+
+import json
+import time
+import warnings
+
+import numpy as np
+
+from tfopt.data.pipeline import batched, to_dataset
+
+
+def evaluate_accuracy(model, x, y, batch_size=256):
+    """Test accuracy of `model` on raw split arrays (scaled like training data)."""
+    modality = "image" if x.dtype == np.uint8 else "text"
+    probabilities = model.predict(batched(to_dataset(x, y, modality), batch_size), verbose=0)
+    return float(np.mean(np.argmax(probabilities, axis=1) == y))
+
+
+def save_results(tuner, data, config, run_dir, *, started, policy, strategy):
+    """Evaluates the best trial's model on the test split and writes the run's result files.
+
+    Returns:
+        (results dict, best hyperparameters, best model)
+    """
+    trials = tuner.oracle.get_best_trials(len(tuner.oracle.trials))
+    if not trials:
+        raise RuntimeError(f"No trial of the search in {run_dir} completed; see the messages above.")
+    best_trial = trials[0]
+    best_hp = best_trial.hyperparameters
+    with warnings.catch_warnings():  # the checkpoint's optimizer state is not needed
+        warnings.simplefilter("ignore")
+        best_model = tuner.get_best_models(1)[0]
+    best_model.save(run_dir / "best_model.keras")
+    hp_values = {k: v for k, v in best_hp.values.items() if not k.startswith("tuner/")}
+    (run_dir / "best_hyperparameters.json").write_text(json.dumps(hp_values, indent=2))
+    statuses = [t.status for t in tuner.oracle.trials.values()]
+    results = {
+        "task": config.task,
+        "data_source": data.source,
+        "data_sizes": data.sizes(),
+        "model": config.model,
+        "tuner": config.tuner,
+        "seed": config.seed,
+        "strategy": strategy,
+        "dtype_policy": policy,
+        "objective": tuner.oracle.objective.name,
+        "trials_run": len(statuses),
+        "trials_completed": statuses.count("COMPLETED"),
+        "trials_failed": len(statuses) - statuses.count("COMPLETED"),
+        "best_trial_id": best_trial.trial_id,
+        "best_validation_score": float(best_trial.score),
+        "best_hyperparameters": hp_values,
+        "test_accuracy": evaluate_accuracy(best_model, data.x_test, data.y_test),
+        "wall_time_seconds": round(time.time() - started, 1),
+    }
+    (run_dir / "results.json").write_text(json.dumps(results, indent=2))
+    return results, best_hp, best_model

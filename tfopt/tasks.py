@@ -1,0 +1,84 @@
+"""Task registry: name -> data loader, modality, default model, objective and default budget."""
+
+import dataclasses
+import difflib
+
+from tfopt.data import images, text
+from tfopt.errors import InputError
+
+
+@dataclasses.dataclass(frozen=True)
+class Task:
+    """A built-in task.
+
+    `epochs` and `max_trials` are the default search budget, sized so that
+    `make search TASK=<name>` finishes in under 20 minutes on a 2-core CPU.
+    Text tasks are tokenized to `sequence_length` ids over `max_tokens` words.
+    """
+
+    name: str
+    description: str
+    modality: str
+    load: callable
+    default_model: str
+    epochs: int
+    max_trials: int
+    flip: bool = False
+    max_tokens: int = 20_000
+    sequence_length: int = 0
+    objective: str = "val_accuracy"
+    loss: str = "sparse_categorical_crossentropy"
+    metrics: tuple = ("accuracy",)
+
+
+# Model families and the kind of data each one takes.
+MODELS = {"vgg": "image", "textcnn": "text", "transformer": "text"}
+TUNERS = ("hyperband", "random", "bayesian", "grid")
+STRATEGIES = ("auto", "default", "mirrored", "tpu")
+
+TASKS = {
+    task.name: task
+    for task in [
+        Task("mnist", "handwritten digits, 28x28 grey (70,000; offline: bundled 5,000)",
+             "image", images.load_mnist, "vgg", epochs=9, max_trials=12),
+        Task("fashion_mnist", "Zalando clothing, 28x28 grey (70,000)",
+             "image", images.load_fashion_mnist, "vgg", epochs=9, max_trials=12),
+        Task("cifar10", "objects, 32x32 colour (60,000)",
+             "image", images.load_cifar10, "vgg", epochs=9, max_trials=12, flip=True),
+        Task("digits", "scikit-learn digits, 8x8 grey (1,797)",
+             "image", images.load_digits, "vgg", epochs=27, max_trials=30),
+        Task("mr", "Movie Review sentence polarity, Kim (2014)'s MR (10,662)",
+             "text", text.load_mr, "textcnn", epochs=9, max_trials=20, sequence_length=56),
+        Task("imdb", "IMDB movie reviews (50,000)",
+             "text", text.load_imdb, "textcnn", epochs=3, max_trials=6, sequence_length=400),
+    ]
+}
+
+
+def get_task(name):
+    """Returns the registered `Task` called `name`.
+
+    Raises:
+        InputError: for an unknown name, listing the known ones and a close match.
+    """
+    if name not in TASKS:
+        raise InputError(unknown_name_message("task", name, TASKS))
+    return TASKS[name]
+
+
+def unknown_name_message(kind, name, known):
+    """'Unknown task 'mnsit'. Known tasks: ... Did you mean 'mnist'?'"""
+    message = f"Unknown {kind} '{name}'. Known {kind}s: {', '.join(sorted(known))}."
+    close = difflib.get_close_matches(str(name), list(known), n=1)
+    return message + (f" Did you mean '{close[0]}'?" if close else "")
+
+
+def load_data(task, data_dir=None):
+    """Loads, splits and (for text) tokenizes a task's data once; returns `Splits`."""
+    from tfopt.data.download import resolve_data_dir
+
+    splits = task.load(resolve_data_dir(data_dir))
+    if task.modality == "text":
+        splits = text.vectorize(splits, max_tokens=task.max_tokens,
+                                sequence_length=task.sequence_length)
+    return splits

@@ -1,0 +1,131 @@
+"""Tuners: keras-tuner's own classes, with trial-k-of-N progress and a trial plan."""
+
+import math
+import time
+
+import keras_tuner as kt
+
+from tfopt.tasks import TUNERS
+
+
+class _Progress:
+    """Prints "trial k of N" with the trial's hyperparameters and the best score so far."""
+
+    planned_trials = None
+
+    def on_search_begin(self):
+        super().on_search_begin()
+        self.oracle.verbose = 0  # replaces keras-tuner's multi-line table per trial
+
+    def on_trial_begin(self, trial):
+        super().on_trial_begin(trial)
+        done = len(self.oracle.trials) - 1
+        of = f" of {self.planned_trials}" if self.planned_trials else ""
+        values = {k: v for k, v in trial.hyperparameters.values.items()
+                  if not k.startswith("tuner/")}
+        epochs = trial.hyperparameters.values.get("tuner/epochs")
+        resumed = trial.hyperparameters.values.get("tuner/trial_id")
+        note = f", epochs {trial.hyperparameters.values['tuner/initial_epoch']}->{epochs}" \
+            f" continuing trial {resumed}" if resumed else ""
+        self._trial_number = done + 1
+        print(f"\n[tfopt] trial {done + 1}{of} (id {trial.trial_id}{note}): "
+              + ", ".join(f"{k}={_short(v)}" for k, v in values.items()), flush=True)
+        self._trial_started = time.monotonic()
+
+    def on_trial_end(self, trial):
+        super().on_trial_end(trial)
+        seconds = time.monotonic() - getattr(self, "_trial_started", time.monotonic())
+        score = "failed" if trial.score is None else f"{trial.score:.4f}"
+        best = self.oracle.get_best_trials(1)
+        best_score = f"{best[0].score:.4f} (trial {best[0].trial_id})" if best else "none yet"
+        print(f"[tfopt] trial {self._trial_number} (id {trial.trial_id}) done: "
+              f"{self.oracle.objective.name}={score} in "
+              f"{seconds:.0f}s; best so far {best_score}", flush=True)
+
+
+def _short(value):
+    return f"{value:.3g}" if isinstance(value, float) else value
+
+
+class Hyperband(_Progress, kt.Hyperband):
+    pass
+
+
+class RandomSearch(_Progress, kt.RandomSearch):
+    pass
+
+
+class BayesianOptimization(_Progress, kt.BayesianOptimization):
+    pass
+
+
+class GridSearch(_Progress, kt.GridSearch):
+    pass
+
+
+def make_tuner(kind, hypermodel, *, objective, directory, project_name="tuner", max_trials=None,
+               epochs=10, seed=None, distribution_strategy=None):
+    """Builds a keras-tuner tuner of `kind` ("hyperband", "random", "bayesian" or "grid").
+
+    For hyperband `epochs` is `max_epochs` (factor 3) and `max_trials` caps the
+    number of trials; for the others `max_trials` is the number of trials and
+    `epochs` the epochs of each. An existing `directory/project_name` is
+    resumed, never overwritten.
+
+    Raises:
+        ValueError: for an unknown kind.
+    """
+    common = dict(hypermodel=hypermodel, objective=kt.Objective(objective, _direction(objective)),
+                  directory=str(directory), project_name=project_name, seed=seed,
+                  distribution_strategy=distribution_strategy, overwrite=False)
+    if kind == "hyperband":
+        tuner = Hyperband(max_epochs=epochs, factor=3, **common)
+        tuner.oracle.max_trials = max_trials
+    elif kind == "random":
+        tuner = RandomSearch(max_trials=max_trials, **common)
+    elif kind == "bayesian":
+        tuner = BayesianOptimization(max_trials=max_trials, **common)
+    elif kind == "grid":
+        tuner = GridSearch(max_trials=max_trials, **common)
+    else:
+        raise ValueError(f"Unknown tuner '{kind}'. Known tuners: {', '.join(TUNERS)}.")
+    tuner.planned_trials = plan(tuner, epochs)[0]
+    return tuner
+
+
+def _direction(objective):
+    return "min" if "loss" in objective else "max"
+
+
+def plan(tuner, epochs):
+    """(trials, epochs) the search will run at most, from the oracle's own schedule."""
+    oracle = tuner.oracle
+    if isinstance(oracle, kt.oracles.HyperbandOracle):
+        trials = total_epochs = 0
+        for bracket in reversed(range(oracle._get_num_brackets())):  # most aggressive first
+            previous = 0
+            for round_num in range(oracle._get_num_rounds(bracket)):
+                size = oracle._get_size(bracket, round_num)
+                round_epochs = oracle._get_epochs(bracket, round_num)
+                if oracle.max_trials and trials + size > oracle.max_trials:
+                    size = oracle.max_trials - trials
+                trials += size
+                total_epochs += size * (round_epochs - previous)
+                previous = round_epochs
+                if oracle.max_trials and trials >= oracle.max_trials:
+                    return trials, total_epochs
+        return trials * oracle.hyperband_iterations, total_epochs * oracle.hyperband_iterations
+    trials = oracle.max_trials
+    if isinstance(oracle, kt.oracles.GridSearchOracle):
+        trials = min(trials or math.inf, _grid_size(oracle.hyperparameters))
+    return trials, trials * epochs
+
+
+def _grid_size(hyperparameters):
+    size = 1
+    for hp in hyperparameters.space:
+        values = getattr(hp, "values", None)
+        if values is None and hasattr(hp, "step") and hp.step:
+            values = range(int((hp.max_value - hp.min_value) / hp.step) + 1)
+        size *= len(values) if values is not None else math.inf
+    return size
