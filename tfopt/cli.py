@@ -57,13 +57,15 @@ def build_parser():
 
 
 def _run_tasks(args):
-    from tfopt.tasks import TASKS
+    from tfopt.tasks import BUDGETS, TASKS
 
-    print(f"{'task':<14} {'modality':<8} {'model':<8} {'budget':<18} data")
+    print(f"{'task':<14} {'modality':<8} {'model':<8} data")
     for task in TASKS.values():
-        budget = f"{task.max_trials} trials, {task.epochs} ep"
-        print(f"{task.name:<14} {task.modality:<8} {task.default_model:<8} {budget:<18} "
-              f"{task.description}")
+        print(f"{task.name:<14} {task.modality:<8} {task.default_model:<8} {task.description}")
+    print("\nDefault budget (hyperband): " + "; ".join(
+        f"{trials} trials, max_epochs {epochs} "
+        + (f"up to {limit:,} training examples" if limit != float("inf") else "above that")
+        for limit, epochs, trials in BUDGETS))
     return 0
 
 
@@ -85,7 +87,10 @@ def _run_search(args):
 def main(argv=None):
     """Runs the command line; returns the exit code."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow loads
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exit:  # argparse has printed its one line (or --help)
+        return exit.code
     try:
         return args.run(args)
     except InputError as error:

@@ -7,14 +7,15 @@ import pathlib
 
 from tfopt.data.download import resolve_data_dir
 from tfopt.errors import InputError
-from tfopt.tasks import MODELS, STRATEGIES, TUNERS, get_task, unknown_name_message
+from tfopt.tasks import (MODELS, STRATEGIES, TUNERS, default_budget, get_task,
+                         unknown_name_message)
 
 CONFIG_FILE = "config.json"
 
 
 @dataclasses.dataclass(frozen=True)
 class SearchConfig:
-    """What to search. `None` fields take the task's defaults in `resolved()`."""
+    """What to search. `resolved()` fills the model and folder; `with_budget` the budget."""
 
     task: str = "mnist"
     model: str = None
@@ -42,8 +43,8 @@ class SearchConfig:
                              f"'{task.name}' is {task.modality}. Use one of: {', '.join(fits)}.")
         _check_choice("tuner", self.tuner, TUNERS)
         _check_choice("strategy", self.strategy, STRATEGIES)
-        max_trials = _positive("max_trials", self.max_trials, task.max_trials)
-        epochs = _positive("epochs", self.epochs, task.epochs)
+        max_trials = _positive("max_trials", self.max_trials)
+        epochs = _positive("epochs", self.epochs)
         if not isinstance(self.seed, int) or self.seed < 0:
             raise InputError(f"seed must be a non-negative integer. Received: seed={self.seed!r}")
         stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
@@ -53,6 +54,12 @@ class SearchConfig:
         resolved.check_run_dir()
         resolve_data_dir(self.data_dir)
         return resolved
+
+    def with_budget(self, train_size):
+        """Copy with `epochs`/`max_trials` left unset taken from `default_budget`."""
+        epochs, max_trials = default_budget(train_size)
+        return dataclasses.replace(self, epochs=self.epochs or epochs,
+                                   max_trials=self.max_trials or max_trials)
 
     def check_run_dir(self):
         """Checks that `out` is new, empty, or a run of this same search (to resume).
@@ -95,9 +102,9 @@ def _check_choice(kind, value, known):
         raise InputError(unknown_name_message(kind, value, known))
 
 
-def _positive(name, value, default):
+def _positive(name, value):
     if value is None:
-        return default
+        return None
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise InputError(f"{name} must be a positive integer. Received: {name}={value!r}")
     return value

@@ -82,12 +82,12 @@ class VGGHyperModel(FamilyHyperModel):
     | hp              | type  | range                  | default |
     |-----------------|-------|------------------------|---------|
     | blocks          | int   | 1 .. 3                 | 2       |
-    | filters         | int   | 16, 32, 48             | 32      |
+    | filters         | int   | 16, 32                 | 32      |
     | convs_per_block | int   | 1 .. 2                 | 1       |
     | dense_units     | int   | 64, 128, 256           | 128     |
     | dropout         | float | 0.0 .. 0.5, step 0.1   | 0.3     |
     | l2              | float | 1e-6 .. 1e-3, log      | 1e-4    |
-    | augment         | float | 0.0 .. 0.2, step 0.05  | 0.0     |
+    | augment         | float | 0.0 .. 0.1, step 0.05  | 0.0     |
     | optimizer       | str   | adam, adamw, sgd, rmsprop | adam |
     | learning_rate   | float | 1e-4 .. 1e-2, log      | 1e-3    |
     | batch_size      | int   | 32, 64, 128, 256       | 128     |
@@ -104,12 +104,12 @@ class VGGHyperModel(FamilyHyperModel):
     def model_kwargs(self, hp):
         return dict(
             blocks=hp.Int("blocks", 1, 3, default=2),
-            filters=hp.Choice("filters", [16, 32, 48], default=32),
+            filters=hp.Choice("filters", [16, 32], default=32),
             convs_per_block=hp.Int("convs_per_block", 1, 2, default=1),
             dense_units=hp.Choice("dense_units", [64, 128, 256], default=128),
             dropout=hp.Float("dropout", 0.0, 0.5, step=0.1, default=0.3),
             l2=hp.Float("l2", 1e-6, 1e-3, sampling="log", default=1e-4),
-            augment=hp.Float("augment", 0.0, 0.2, step=0.05, default=0.0),
+            augment=hp.Float("augment", 0.0, 0.1, step=0.05, default=0.0),
         )
 
     def build_model(self, hp):

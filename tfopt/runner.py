@@ -56,12 +56,13 @@ def search(task="mnist", model=None, tuner="hyperband", *, max_trials=None, epoc
                           epochs=epochs, out=out, seed=seed, data_dir=data_dir,
                           strategy=strategy, mixed_precision=mixed_precision).resolved()
     task_info = get_task(config.task)
-    run_dir = config.prepare_run_dir()
     keras.utils.set_random_seed(config.seed)
     policy = set_mixed_precision(config.mixed_precision)
     distribution = choose_strategy(config.strategy)
 
     data = load_data(task_info, config.data_dir)
+    config = config.with_budget(len(data.y_train))
+    run_dir = config.prepare_run_dir()
     _say(verbose, f"[tfopt] data: {data.source}; splits {data.sizes()}, "
                   f"{data.num_classes} classes, input {data.input_shape}")
     train = to_dataset(data.x_train, data.y_train, data.modality)

@@ -11,9 +11,8 @@ from tfopt.errors import InputError
 class Task:
     """A built-in task.
 
-    `epochs` and `max_trials` are the default search budget, sized so that
-    `make search TASK=<name>` finishes in under 20 minutes on a 2-core CPU.
     Text tasks are tokenized to `sequence_length` ids over `max_tokens` words.
+    The default search budget depends on the data's size, see `default_budget`.
     """
 
     name: str
@@ -21,8 +20,6 @@ class Task:
     modality: str
     load: callable
     default_model: str
-    epochs: int
-    max_trials: int
     flip: bool = False
     max_tokens: int = 20_000
     sequence_length: int = 0
@@ -40,19 +37,29 @@ TASKS = {
     task.name: task
     for task in [
         Task("mnist", "handwritten digits, 28x28 grey (70,000; offline: bundled 5,000)",
-             "image", images.load_mnist, "vgg", epochs=9, max_trials=12),
+             "image", images.load_mnist, "vgg"),
         Task("fashion_mnist", "Zalando clothing, 28x28 grey (70,000)",
-             "image", images.load_fashion_mnist, "vgg", epochs=9, max_trials=12),
+             "image", images.load_fashion_mnist, "vgg"),
         Task("cifar10", "objects, 32x32 colour (60,000)",
-             "image", images.load_cifar10, "vgg", epochs=9, max_trials=12, flip=True),
+             "image", images.load_cifar10, "vgg", flip=True),
         Task("digits", "scikit-learn digits, 8x8 grey (1,797)",
-             "image", images.load_digits, "vgg", epochs=27, max_trials=30),
+             "image", images.load_digits, "vgg"),
         Task("mr", "Movie Review sentence polarity, Kim (2014)'s MR (10,662)",
-             "text", text.load_mr, "textcnn", epochs=9, max_trials=20, sequence_length=56),
+             "text", text.load_mr, "textcnn", sequence_length=56),
         Task("imdb", "IMDB movie reviews (50,000)",
-             "text", text.load_imdb, "textcnn", epochs=3, max_trials=6, sequence_length=400),
+             "text", text.load_imdb, "textcnn", sequence_length=400),
     ]
 }
+
+# (training examples up to, epochs, max_trials): Hyperband's max_epochs and a trial
+# cap that lets its first bracket finish, sized so that the default search ends in
+# under 20 minutes on a 2-core CPU. Small data trains in seconds, so it gets more.
+BUDGETS = ((20_000, 27, 40), (float("inf"), 9, 13))
+
+
+def default_budget(train_size):
+    """(epochs, max_trials) of the default search on `train_size` training examples."""
+    return next((epochs, trials) for limit, epochs, trials in BUDGETS if train_size <= limit)
 
 
 def get_task(name):

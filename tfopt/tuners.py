@@ -5,6 +5,7 @@ import time
 
 import keras_tuner as kt
 
+from tfopt.errors import InputError
 from tfopt.tasks import TUNERS
 
 
@@ -47,20 +48,45 @@ def _short(value):
     return f"{value:.3g}" if isinstance(value, float) else value
 
 
+class _DefaultsFirst:
+    """Oracle mixin: the first trial trains the HyperModel's documented defaults.
+
+    The defaults are a known-good configuration, so every search has a sound
+    baseline among its candidates; later trials are sampled as usual.
+    """
+
+    def _random_values(self):
+        if self._tried_so_far:
+            return super()._random_values()
+        hps, values = kt.HyperParameters(), {}
+        for hp in self.hyperparameters.space:
+            hps.merge([hp])
+            if hps.is_active(hp):
+                values[hp.name] = hp.default
+        return values
+
+
+class HyperbandOracle(_DefaultsFirst, kt.oracles.HyperbandOracle):
+    pass
+
+
+class RandomSearchOracle(_DefaultsFirst, kt.oracles.RandomSearchOracle):
+    pass
+
+
+class BayesianOptimizationOracle(_DefaultsFirst, kt.oracles.BayesianOptimizationOracle):
+    pass
+
+
+class Tuner(_Progress, kt.Tuner):
+    """keras-tuner's `Tuner` (what `RandomSearch` and friends are) with tfopt's progress."""
+
+
 class Hyperband(_Progress, kt.Hyperband):
-    pass
+    """keras-tuner's `Hyperband` (epoch schedule, checkpoint hand-over) on a given oracle."""
 
-
-class RandomSearch(_Progress, kt.RandomSearch):
-    pass
-
-
-class BayesianOptimization(_Progress, kt.BayesianOptimization):
-    pass
-
-
-class GridSearch(_Progress, kt.GridSearch):
-    pass
+    def __init__(self, oracle, **kwargs):
+        kt.Tuner.__init__(self, oracle=oracle, **kwargs)
 
 
 def make_tuner(kind, hypermodel, *, objective, directory, project_name="tuner", max_trials=None,
@@ -69,26 +95,27 @@ def make_tuner(kind, hypermodel, *, objective, directory, project_name="tuner", 
 
     For hyperband `epochs` is `max_epochs` (factor 3) and `max_trials` caps the
     number of trials; for the others `max_trials` is the number of trials and
-    `epochs` the epochs of each. An existing `directory/project_name` is
-    resumed, never overwritten.
+    `epochs` the epochs of each. The first trial is the default configuration
+    (except for grid, which walks its grid). An existing
+    `directory/project_name` is resumed, never overwritten.
 
     Raises:
-        ValueError: for an unknown kind.
+        InputError: for an unknown kind.
     """
-    common = dict(hypermodel=hypermodel, objective=kt.Objective(objective, _direction(objective)),
-                  directory=str(directory), project_name=project_name, seed=seed,
-                  distribution_strategy=distribution_strategy, overwrite=False)
+    objective = kt.Objective(objective, _direction(objective))
     if kind == "hyperband":
-        tuner = Hyperband(max_epochs=epochs, factor=3, **common)
-        tuner.oracle.max_trials = max_trials
-    elif kind == "random":
-        tuner = RandomSearch(max_trials=max_trials, **common)
-    elif kind == "bayesian":
-        tuner = BayesianOptimization(max_trials=max_trials, **common)
-    elif kind == "grid":
-        tuner = GridSearch(max_trials=max_trials, **common)
+        oracle = HyperbandOracle(objective, max_epochs=epochs, factor=3, seed=seed)
+        oracle.max_trials = max_trials
+    elif kind in ("random", "bayesian", "grid"):
+        oracle_class = {"random": RandomSearchOracle, "bayesian": BayesianOptimizationOracle,
+                        "grid": kt.oracles.GridSearchOracle}[kind]
+        oracle = oracle_class(objective, max_trials=max_trials, seed=seed)
     else:
-        raise ValueError(f"Unknown tuner '{kind}'. Known tuners: {', '.join(TUNERS)}.")
+        raise InputError(f"Unknown tuner '{kind}'. Known tuners: {', '.join(TUNERS)}.")
+    tuner_class = Hyperband if kind == "hyperband" else Tuner
+    tuner = tuner_class(oracle=oracle, hypermodel=hypermodel, directory=str(directory),
+                        project_name=project_name, distribution_strategy=distribution_strategy,
+                        overwrite=False)
     tuner.planned_trials = plan(tuner, epochs)[0]
     return tuner
 

@@ -1,0 +1,63 @@
+"""Shared fixtures: seeds, a clean Keras session, offline data and tiny synthetic data."""
+
+import os
+import pathlib
+
+import keras
+import numpy as np
+import pytest
+
+from tfopt.data.splits import Splits
+
+os.environ["TFOPT_OFFLINE"] = "1"  # the test suite never downloads
+SHARED = pathlib.Path(__file__).resolve().parents[2] / "shared" / "datasets"
+
+
+@pytest.fixture(autouse=True)
+def clean_keras():
+    keras.utils.set_random_seed(0)
+    yield
+    keras.backend.clear_session()
+
+
+@pytest.fixture(scope="session")
+def shared_data_dir():
+    """The shared real data sets (`$TFOPT_DATA_DIR`, else ../shared/datasets)."""
+    path = pathlib.Path(os.environ.get("TFOPT_DATA_DIR") or SHARED)
+    if not (path / "mr").is_dir():
+        pytest.skip(f"shared data sets not found at {path}")
+    return path
+
+
+def _learnable_images(n, rng):
+    """8x8 images whose label (0-2) is the brightest third of the image."""
+    x = rng.integers(0, 60, size=(n, 8, 8, 1)).astype(np.uint8)
+    y = rng.integers(0, 3, size=n)
+    for i, label in enumerate(y):
+        x[i, :, label * 3:label * 3 + 2] += 180
+    return x, y.astype("int32")
+
+
+@pytest.fixture(scope="session")
+def tiny_images():
+    """Tiny synthetic image `Splits` (3 classes, 8x8x1) that a CNN learns in an epoch."""
+    rng = np.random.default_rng(0)
+    (x, y), (xv, yv), (xt, yt) = (_learnable_images(n, rng) for n in (192, 48, 48))
+    return Splits(x, y, xv, yv, xt, yt, class_names=["a", "b", "c"], source="synthetic",
+                  modality="image")
+
+
+@pytest.fixture(scope="session")
+def tiny_text():
+    """Tiny synthetic token-id `Splits` (2 classes): class 1 contains token 5."""
+    rng = np.random.default_rng(0)
+
+    def make(n):
+        x = rng.integers(6, 50, size=(n, 12)).astype("int32")
+        y = rng.integers(0, 2, size=n).astype("int32")
+        x[y == 1, 3] = 5
+        return x, y
+
+    (x, y), (xv, yv), (xt, yt) = make(128), make(32), make(32)
+    return Splits(x, y, xv, yv, xt, yt, class_names=["neg", "pos"], source="synthetic",
+                  modality="text", vocabulary=[str(i) for i in range(50)])

@@ -1,0 +1,65 @@
+"""The command line end to end on digits, and every bad input: one line, exit code 2."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from tfopt.cli import main
+
+
+def test_search_on_digits_writes_the_run_folder(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["search", "--task", "digits", "--max-trials", "2", "--epochs", "2",
+                 "--out", str(out), "--seed", "3"]) == 0
+    printed = capsys.readouterr().out
+    assert "[tfopt] plan: hyperband, up to 2 trials, 4 epochs in all" in printed
+    assert "[tfopt] trial 2 of 2" in printed and "best so far" in printed
+    results = json.loads((out / "results.json").read_text())
+    assert results["task"] == "digits" and results["model"] == "vgg"
+    assert results["data_source"].startswith("scikit-learn bundled digits")
+    assert results["trials_run"] == 2 and results["seed"] == 3
+    assert 0.5 < results["test_accuracy"] <= 1.0  # chance is 0.1
+    assert 0.5 < results["best_validation_score"] <= 1.0
+    best_hp = json.loads((out / "best_hyperparameters.json").read_text())
+    assert best_hp == results["best_hyperparameters"] and "learning_rate" in best_hp
+    assert (out / "best_model.keras").is_file()
+    assert sorted(p.name for p in (out / "logs").iterdir()) == ["0", "1"]
+
+
+def test_tasks_lists_every_task(capsys):
+    assert main(["tasks"]) == 0
+    listing = capsys.readouterr().out
+    for name in ("mnist", "fashion_mnist", "cifar10", "digits", "mr", "imdb"):
+        assert f"\n{name} " in listing
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["search", "--task", "mnsit"], "Unknown task 'mnsit'"),
+    (["search", "--task", "mnist", "--model", "bert"], "Unknown model 'bert'"),
+    (["search", "--task", "mnist", "--tuner", "grd"], "Did you mean 'grid'?"),
+    (["search", "--task", "mnist", "--epochs", "0"], "expected a positive integer, received '0'"),
+    (["search", "--task", "mnist", "--max-trials", "many"], "received 'many'"),
+    (["search", "--task", "mnist", "--seed", "-4"], "non-negative integer, received '-4'"),
+    (["search", "--task", "mnist", "--data-dir", "/no/such"], "does not exist"),
+    (["search", "--task", "mnist", "--out", "setup.cfg"], "is a file"),
+    (["search"], "required: --task"),
+    (["frobnicate"], "invalid choice: 'frobnicate'"),
+])
+def test_bad_input_is_one_line_and_exit_code_2(argv, message, capsys):
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert message in err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+def test_subprocess_smoke_bad_input_has_no_traceback(tmp_path):
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    done = subprocess.run([sys.executable, "-m", "tfopt", "search", "--task", "digits",
+                           "--tuner", "annealing"], capture_output=True, text=True, env=env,
+                          timeout=120)
+    assert done.returncode == 2
+    assert done.stderr.strip() == ("tfopt: error: Unknown tuner 'annealing'. Known tuners: "
+                                   "bayesian, grid, hyperband, random.")

@@ -1,0 +1,63 @@
+"""SearchConfig: defaults from the task, clear errors, run folders never clobbered."""
+
+import json
+
+import pytest
+
+from tfopt.config import SearchConfig
+from tfopt.errors import InputError
+from tfopt.tasks import default_budget
+
+
+def test_resolved_fills_the_task_defaults(tmp_path):
+    config = SearchConfig(task="mr", out=str(tmp_path / "run")).resolved()
+    assert (config.model, config.tuner, config.max_trials, config.epochs) == (
+        "textcnn", "hyperband", None, None)
+    assert config.with_budget(8635).epochs == 27
+    assert config.with_budget(54000).max_trials == 13
+    assert SearchConfig(task="digits").resolved().out.startswith("runs/digits-vgg-hyperband-")
+
+
+def test_budget_depends_on_data_size():
+    assert default_budget(3600) == (27, 40)
+    assert default_budget(54000) == (9, 13)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(task="mnsit"), "Unknown task 'mnsit'. Known tasks: cifar10, digits, fashion_mnist, "
+                         "imdb, mnist, mr. Did you mean 'mnist'?"),
+    (dict(task="mr", model="vgg"), "Model 'vgg' is for image data but task 'mr' is text"),
+    (dict(task="mnist", model="resnet"), "Unknown model 'resnet'"),
+    (dict(task="mnist", tuner="hyperbnd"), "Did you mean 'hyperband'?"),
+    (dict(task="mnist", max_trials=0), "max_trials must be a positive integer. Received: "
+                                       "max_trials=0"),
+    (dict(task="mnist", epochs=2.5), "epochs must be a positive integer"),
+    (dict(task="mnist", seed=-1), "seed must be a non-negative integer"),
+    (dict(task="mnist", strategy="gpu"), "Unknown strategy 'gpu'"),
+    (dict(task="mnist", data_dir="/no/such/dir"), "Data directory '/no/such/dir' does not exist"),
+])
+def test_bad_settings_are_explained(kwargs, message):
+    with pytest.raises(InputError) as error:
+        SearchConfig(**kwargs).resolved()
+    assert message in str(error.value)
+
+
+def test_foreign_folder_is_never_written_into(tmp_path):
+    (tmp_path / "notes.txt").write_text("mine")
+    with pytest.raises(InputError, match="not a tfopt run"):
+        SearchConfig(task="digits", out=str(tmp_path)).resolved()
+    assert [p.name for p in tmp_path.iterdir()] == ["notes.txt"]
+
+
+def test_a_run_of_another_search_is_not_resumed(tmp_path):
+    SearchConfig(task="digits", out=str(tmp_path)).resolved().prepare_run_dir()
+    assert json.loads((tmp_path / "config.json").read_text())["model"] == "vgg"
+    with pytest.raises(InputError, match="holds a digits/vgg/hyperband run"):
+        SearchConfig(task="digits", tuner="random", out=str(tmp_path)).resolved()
+    SearchConfig(task="digits", out=str(tmp_path)).resolved()  # same search: resumable
+
+
+def test_out_that_is_a_file_is_rejected(tmp_path):
+    (tmp_path / "f").write_text("x")
+    with pytest.raises(InputError, match="is a file"):
+        SearchConfig(task="digits", out=str(tmp_path / "f")).resolved()

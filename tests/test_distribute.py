@@ -1,0 +1,51 @@
+"""Strategy choice, and a real search under MirroredStrategy over two logical CPUs."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from tfopt.distribute import choose_strategy, set_mixed_precision, strategy_name
+from tfopt.errors import InputError
+
+MIRRORED_SEARCH = """
+import json, sys
+import tensorflow as tf
+cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+import tfopt
+result = tfopt.search("digits", tuner="random", max_trials=1, epochs=1, out=sys.argv[1],
+                      strategy="mirrored", verbose=0)
+print(json.dumps(result.results))
+"""
+
+
+def test_auto_on_a_cpu_machine_is_the_default_strategy():
+    assert choose_strategy("auto") is None
+    assert strategy_name(None) == "default"
+
+
+def test_tpu_without_a_tpu_is_explained(monkeypatch):
+    monkeypatch.delenv("TPU_NAME", raising=False)
+    with pytest.raises(InputError, match="no TPU was found"):
+        choose_strategy("tpu")
+
+
+def test_mixed_precision_policy_on_cpu_is_bfloat16():
+    try:
+        assert set_mixed_precision(True) == "mixed_bfloat16"
+    finally:
+        assert set_mixed_precision(False) == "float32"
+
+
+def test_search_under_mirrored_strategy_on_two_logical_cpus(tmp_path):
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    done = subprocess.run([sys.executable, "-c", MIRRORED_SEARCH, str(tmp_path / "run")],
+                          capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    results = json.loads(done.stdout.strip().splitlines()[-1])
+    assert results["strategy"] == "MirroredStrategy (2 replicas)"
+    assert results["trials_completed"] == 1
+    assert 0.0 <= results["test_accuracy"] <= 1.0

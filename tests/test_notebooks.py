@@ -1,0 +1,26 @@
+"""Every notebook runs top to bottom (nbclient), so none of them rots."""
+
+import pathlib
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+NOTEBOOKS = sorted((pathlib.Path(__file__).resolve().parents[1] / "notebooks").glob("*.ipynb"))
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_runs(path, tmp_path):
+    notebook = nbformat.read(path, as_version=4)
+    NotebookClient(notebook, timeout=600, kernel_name="python3",
+                   resources={"metadata": {"path": str(tmp_path)}}).execute()
+    outputs = "".join(out.get("text", "") + str(out.get("data", {}).get("text/plain", ""))
+                      for cell in notebook.cells if cell.cell_type == "code"
+                      for out in cell.get("outputs", []))
+    assert "test_accuracy" in outputs
+    assert not [out for cell in notebook.cells for out in cell.get("outputs", [])
+                if out.get("output_type") == "error"]
+
+
+def test_there_is_a_quickstart_notebook():
+    assert "quickstart.ipynb" in [p.name for p in NOTEBOOKS]

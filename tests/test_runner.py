@@ -1,0 +1,97 @@
+"""`tfopt.search` end to end on digits: results, TensorBoard logs with HParams, resuming."""
+
+import json
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import tfopt
+
+
+@pytest.fixture(scope="module")
+def digits_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("runs") / "digits"
+    return tfopt.search("digits", tuner="random", max_trials=2, epochs=2, out=str(out), verbose=0)
+
+
+def _tags(folder):
+    tags = set()
+    for path in folder.glob("events.out.tfevents.*"):
+        for event in tf.compat.v1.train.summary_iterator(str(path)):
+            tags.update(value.tag for value in event.summary.value)
+    return tags
+
+
+def test_result_object_has_tuner_best_hp_and_model(digits_run):
+    assert isinstance(digits_run.best_model, keras.Model)
+    assert digits_run.best_hyperparameters.values == digits_run.tuner.get_best_hyperparameters(
+        1)[0].values
+    assert digits_run.results["trials_completed"] == 2
+    assert digits_run.results["tuner"] == "random"
+
+
+def test_saved_best_model_reloads_and_matches_the_reported_accuracy(digits_run):
+    from tfopt.results import evaluate_accuracy
+    from tfopt.data.images import load_digits
+
+    model = keras.models.load_model(digits_run.run_dir / "best_model.keras")
+    data = load_digits()
+    assert evaluate_accuracy(model, data.x_test, data.y_test) == pytest.approx(
+        digits_run.results["test_accuracy"])
+
+
+def test_every_trial_has_scalars_and_hparams(digits_run):
+    logs = digits_run.run_dir / "logs"
+    trial_ids = sorted(digits_run.tuner.oracle.trials)
+    assert sorted(p.name for p in logs.iterdir()) == trial_ids
+    for trial_id in trial_ids:
+        run = logs / trial_id / "execution0"
+        assert {"epoch_loss", "epoch_accuracy"} <= _tags(run / "train")
+        assert {"epoch_loss", "epoch_accuracy"} <= _tags(run / "validation")
+        assert {"_hparams_/session_start_info", "_hparams_/session_end_info"} <= _tags(run)
+
+
+def test_hparams_record_the_trial_values(digits_run):
+    from tensorboard.plugins.hparams import plugin_data_pb2
+
+    trial_id = sorted(digits_run.tuner.oracle.trials)[0]
+    run = digits_run.run_dir / "logs" / trial_id / "execution0"
+    for path in run.glob("events.out.tfevents.*"):
+        for event in tf.compat.v1.train.summary_iterator(str(path)):
+            for value in event.summary.value:
+                if value.tag == "_hparams_/session_start_info":
+                    data = plugin_data_pb2.HParamsPluginData.FromString(
+                        value.metadata.plugin_data.content)
+                    hparams = data.session_start_info.hparams
+    trial = digits_run.tuner.oracle.trials[trial_id].hyperparameters.values
+    assert hparams["optimizer"].string_value == trial["optimizer"]
+    assert hparams["batch_size"].number_value == trial["batch_size"]
+    assert hparams["learning_rate"].number_value == pytest.approx(trial["learning_rate"])
+
+
+def test_rerun_resumes_and_keeps_finished_trials(digits_run):
+    before = json.loads((digits_run.run_dir / "tuner" / "oracle.json").read_text())
+    resumed = tfopt.search("digits", tuner="random", max_trials=3, epochs=2,
+                           out=str(digits_run.run_dir), verbose=0)
+    assert sorted(resumed.tuner.oracle.trials) == sorted(before["end_order"] + ["2"])
+    assert resumed.results["trials_run"] == 3
+
+
+def test_data_is_loaded_once_per_search(monkeypatch, tmp_path):
+    from tfopt import tasks
+
+    calls = []
+    original = tasks.TASKS["digits"].load
+
+    def counting(data_dir):
+        calls.append(data_dir)
+        return original(data_dir)
+
+    monkeypatch.setitem(tasks.TASKS, "digits",
+                        tasks.dataclasses.replace(tasks.TASKS["digits"], load=counting))
+    result = tfopt.search("digits", tuner="random", max_trials=2, epochs=1,
+                          out=str(tmp_path / "r"), verbose=0)
+    assert result.results["trials_run"] == 2 and len(calls) == 1
+    assert np.isfinite(result.results["best_validation_score"])

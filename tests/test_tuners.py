@@ -1,0 +1,71 @@
+"""Tuners: each kind runs two trials; the first is the defaults; the plan matches keras-tuner."""
+
+import json
+
+import keras_tuner as kt
+import pytest
+
+from tfopt.callbacks import trial_callbacks
+from tfopt.data.pipeline import to_dataset
+from tfopt.errors import InputError
+from tfopt.hypermodels import VGGHyperModel
+from tfopt.tuners import make_tuner, plan
+
+
+def run_search(kind, splits, directory, *, max_trials=2, epochs=1):
+    tuner = make_tuner(kind, VGGHyperModel(splits.input_shape, splits.num_classes),
+                       objective="val_accuracy", directory=directory, max_trials=max_trials,
+                       epochs=epochs, seed=1)
+    tuner.search(to_dataset(splits.x_train, splits.y_train, "image"),
+                 validation_data=to_dataset(splits.x_val, splits.y_val, "image"),
+                 epochs=epochs, callbacks=trial_callbacks(directory / "logs"), verbose=0)
+    return tuner
+
+
+@pytest.mark.parametrize("kind", ["hyperband", "random", "bayesian", "grid"])
+def test_each_tuner_runs_two_trials(kind, tiny_images, tmp_path):
+    tuner = run_search(kind, tiny_images, tmp_path, epochs=2)
+    trials = tuner.oracle.trials
+    assert len(trials) == 2
+    assert all(t.status == "COMPLETED" for t in trials.values())
+    best = tuner.get_best_hyperparameters(1)[0].values
+    assert {"blocks", "filters", "learning_rate", "optimizer", "batch_size"} <= set(best)
+    trial_files = sorted(p.name for p in (tmp_path / "tuner").iterdir())
+    assert trial_files == sorted(["oracle.json", "tuner0.json"] +
+                                 [f"trial_{i}" for i in trials])
+    assert json.loads((tmp_path / "tuner" / f"trial_{min(trials)}" / "trial.json").read_text())[
+        "status"] == "COMPLETED"
+
+
+@pytest.mark.parametrize("kind", ["hyperband", "random", "bayesian"])
+def test_first_trial_is_the_default_configuration(kind, tiny_images, tmp_path):
+    tuner = run_search(kind, tiny_images, tmp_path, max_trials=1)
+    first = tuner.oracle.trials[min(tuner.oracle.trials)].hyperparameters.values
+    defaults = kt.HyperParameters()
+    VGGHyperModel((8, 8, 1), 3).declare_hyperparameters(defaults)
+    assert {k: v for k, v in first.items() if not k.startswith("tuner/")} == defaults.values
+
+
+def test_search_learns_the_synthetic_task(tiny_images, tmp_path):
+    tuner = run_search("random", tiny_images, tmp_path, max_trials=1, epochs=4)
+    assert tuner.oracle.get_best_trials(1)[0].score > 0.6  # chance is 1/3
+
+
+def test_hyperband_plan_follows_keras_tuner_schedule(tmp_path):
+    hypermodel = VGGHyperModel((8, 8, 1), 3)
+    uncapped = make_tuner("hyperband", hypermodel, objective="val_accuracy",
+                          directory=tmp_path / "a", epochs=9)
+    # brackets of max_epochs=9, factor 3: 9@1->3@3->1@9, 5@3->2@9, 3@9
+    assert plan(uncapped, 9) == (9 + 3 + 1 + 5 + 2 + 3, 9 + 6 + 6 + 15 + 12 + 27)
+    capped = make_tuner("hyperband", hypermodel, objective="val_accuracy",
+                        directory=tmp_path / "b", epochs=9, max_trials=13)
+    assert plan(capped, 9) == (13, 21)
+    random = make_tuner("random", hypermodel, objective="val_accuracy",
+                        directory=tmp_path / "c", epochs=4, max_trials=5)
+    assert plan(random, 4) == (5, 20)
+
+
+def test_unknown_tuner_is_rejected(tmp_path):
+    with pytest.raises(InputError, match="Known tuners: hyperband, random, bayesian, grid"):
+        make_tuner("genetic", VGGHyperModel((8, 8, 1), 3), objective="val_accuracy",
+                   directory=tmp_path)
