@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 # The shared offline data sets, when this checkout sits beside them.
-DATA_DIR ?= $(wildcard ../shared/datasets)
+DATA_DIR ?= $(abspath $(wildcard ../shared/datasets))
 TASK ?= mnist
 MODEL ?=
 TUNER ?=

@@ -48,16 +48,19 @@ class FamilyHyperModel(kt.HyperModel):
 
     def build(self, hp):
         model = self.build_model(hp)
-        optimizer = hp.Choice("optimizer", list(OPTIMIZERS), default="adam")
-        learning_rate = hp.Float("learning_rate", 1e-4, 1e-2, sampling="log", default=1e-3)
-        model.compile(optimizer=make_optimizer(optimizer, learning_rate), loss=self.loss,
-                      metrics=self.metrics)
+        model.compile(optimizer=self._optimizer(hp), loss=self.loss, metrics=self.metrics)
         return model
 
     def declare_hyperparameters(self, hp):
-        # Declared up front so the first trial's HParams already list the batch size.
-        super().declare_hyperparameters(hp)
+        """Declares the whole space (batch size included) without building a model."""
+        self.model_kwargs(hp)
+        self._optimizer(hp)
         self._batch_size(hp)
+
+    def _optimizer(self, hp):
+        optimizer = hp.Choice("optimizer", list(OPTIMIZERS), default="adam")
+        learning_rate = hp.Float("learning_rate", 1e-4, 1e-2, sampling="log", default=1e-3)
+        return make_optimizer(optimizer, learning_rate)
 
     def _batch_size(self, hp):
         return hp.Choice("batch_size", list(self.batch_sizes), default=self.default_batch_size)

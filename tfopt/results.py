@@ -30,6 +30,7 @@ def save_results(tuner, data, config, run_dir, *, started, policy, strategy):
     with warnings.catch_warnings():  # the checkpoint's optimizer state is not needed
         warnings.simplefilter("ignore")
         best_model = tuner.get_best_models(1)[0]
+    best_model.optimizer.build(best_model.trainable_variables)  # saved ready to train on
     best_model.save(run_dir / "best_model.keras")
     hp_values = {k: v for k, v in best_hp.values.items() if not k.startswith("tuner/")}
     (run_dir / "best_hyperparameters.json").write_text(json.dumps(hp_values, indent=2))

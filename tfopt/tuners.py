@@ -149,10 +149,5 @@ def plan(tuner, epochs):
 
 
 def _grid_size(hyperparameters):
-    size = 1
-    for hp in hyperparameters.space:
-        values = getattr(hp, "values", None)
-        if values is None and hasattr(hp, "step") and hp.step:
-            values = range(int((hp.max_value - hp.min_value) / hp.step) + 1)
-        size *= len(values) if values is not None else math.inf
-    return size
+    """Points on keras-tuner's grid (it takes 10 values of a float without a step)."""
+    return math.prod(len(list(hp.values)) for hp in hyperparameters.space)

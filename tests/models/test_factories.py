@@ -35,15 +35,13 @@ def test_parameter_counts_of_tiny_configs():
 
 
 @pytest.mark.parametrize("family", TINY)
-def test_one_training_step_lowers_the_loss(family):
+def test_training_steps_lower_the_loss(family):
     build, x = TINY[family]
     model = build()
     y = np.array([0, 1, 2, 0, 1, 2])
     model.compile(optimizer=keras.optimizers.Adam(0.05), loss="sparse_categorical_crossentropy")
-    before = model.evaluate(x, y, verbose=0)
-    for _ in range(5):
-        model.train_on_batch(x, y)
-    assert model.evaluate(x, y, verbose=0) < before
+    losses = [float(model.train_on_batch(x, y)) for _ in range(6)]
+    assert losses[-1] < losses[0]
 
 
 @pytest.mark.parametrize("family", TINY)

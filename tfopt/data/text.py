@@ -24,7 +24,8 @@ def load_mr(data_dir=None):
     for label, name in ((1, "rt-polarity.pos"), (0, "rt-polarity.neg")):
         raw = (folder / name).read_bytes()
         check_sha256(raw, MR_SHA256[name], str(folder / name))
-        lines = raw.decode("latin-1").splitlines()
+        # One sentence a line; not splitlines(), which also breaks at Latin-1's \x85.
+        lines = raw.decode("latin-1").rstrip("\n").split("\n")
         texts += lines
         labels += [label] * len(lines)
     return make_splits(np.array(texts), np.array(labels), test_fraction=0.1, val_fraction=0.1,

@@ -18,6 +18,11 @@ class TokenAndPositionEmbedding(layers.Layer):
         self.token_embedding = layers.Embedding(vocab_size, embed_dim, name="token")
         self.position_embedding = layers.Embedding(sequence_length, embed_dim, name="position")
 
+    def build(self, input_shape):
+        self.token_embedding.build(input_shape)
+        self.position_embedding.build((self.sequence_length,))
+        super().build(input_shape)
+
     def call(self, tokens):
         positions = ops.arange(0, ops.shape(tokens)[-1], 1)
         return self.token_embedding(tokens) + self.position_embedding(positions)
