@@ -17,7 +17,7 @@ SEARCH_ARGS := --task $(TASK) $(if $(MODEL),--model $(MODEL)) $(if $(TUNER),--tu
 	$(if $(TRIALS),--max-trials $(TRIALS)) $(if $(EPOCHS),--epochs $(EPOCHS)) \
 	$(if $(OUT),--out $(OUT)) $(if $(SEED),--seed $(SEED)) $(if $(DATA_DIR),--data-dir $(DATA_DIR))
 
-.PHONY: install test search tasks tensorboard clean
+.PHONY: install test test-slow search tasks tensorboard clean
 
 install: $(BIN)/tfopt
 
@@ -30,6 +30,9 @@ $(BIN)/tfopt: setup.cfg pyproject.toml
 
 test: install
 	TFOPT_DATA_DIR=$(DATA_DIR) $(BIN)/pytest $(PYTEST_ARGS)
+
+test-slow: install
+	TFOPT_DATA_DIR=$(DATA_DIR) $(BIN)/pytest -m slow $(PYTEST_ARGS)
 
 search: install
 	$(BIN)/tfopt search $(SEARCH_ARGS)

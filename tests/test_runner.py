@@ -79,6 +79,16 @@ def test_rerun_resumes_and_keeps_finished_trials(digits_run):
     assert resumed.results["trials_run"] == 3
 
 
+@pytest.mark.data
+def test_transformer_on_mr(shared_data_dir, tmp_path):
+    result = tfopt.search("mr", model="transformer", tuner="random", max_trials=1, epochs=1,
+                          out=str(tmp_path / "mr"), data_dir=str(shared_data_dir), verbose=0)
+    assert result.results["model"] == "transformer"
+    assert result.results["data_sizes"] == {"train": 8635, "val": 960, "test": 1067}
+    assert 10_000 < result.best_model.get_layer("embedding").vocab_size <= 20_000
+    assert result.results["test_accuracy"] > 0.55  # chance is 0.5
+
+
 def test_data_is_loaded_once_per_search(monkeypatch, tmp_path):
     from tfopt import tasks
 

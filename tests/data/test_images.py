@@ -41,6 +41,13 @@ def test_mnist_npz_in_the_data_dir_is_used_first(tmp_path):
     assert str(folder / "mnist.npz") in splits.source
 
 
+def test_corrupt_mnist_npz_is_named_in_the_error(tmp_path):
+    (tmp_path / "mnist").mkdir()
+    (tmp_path / "mnist" / "mnist.npz").write_bytes(b"not a zip file")
+    with pytest.raises(InputError, match="mnist.npz is not a readable .npz"):
+        images.load_mnist(tmp_path)
+
+
 def test_idx_parser_reads_shape_and_values():
     values = np.arange(2 * 3 * 4, dtype=np.uint8)
     header = bytes([0, 0, 8, 3]) + b"".join(n.to_bytes(4, "big") for n in (2, 3, 4))

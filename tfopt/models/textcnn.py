@@ -11,7 +11,8 @@ def build_textcnn(
     vocab_size,
     num_classes,
     *,
-    embedding_dim=128,
+    embedding_dim=300,
+    embedding_dropout=0.25,
     kernel_sizes=(3, 4, 5),
     filters=100,
     dropout=0.5,
@@ -19,15 +20,17 @@ def build_textcnn(
 ):
     """Builds an uncompiled TextCNN after Kim (2014), "CNN-rand".
 
-    Token ids go through a randomly initialised embedding, parallel 1-D
-    convolutions of several widths with ReLU, max-over-time pooling, dropout
-    and a softmax classifier.
+    Token ids go through a randomly initialised embedding (with spatial
+    dropout of whole word vectors, which helps random embeddings on small
+    data), parallel 1-D convolutions of several widths with ReLU,
+    max-over-time pooling, dropout and a softmax classifier.
 
     Args:
         sequence_length: length of the (padded) token-id sequences.
         vocab_size: size of the vocabulary, including padding (0) and OOV (1).
         num_classes: number of output classes (at least 2).
         embedding_dim: size of the word vectors.
+        embedding_dropout: rate of dropping whole word vectors, in [0, 1).
         kernel_sizes: convolution widths, one branch each.
         filters: filters per branch.
         dropout: dropout rate on the pooled features, in [0, 1).
@@ -45,6 +48,7 @@ def build_textcnn(
         (None, 2)
     """
     check_classes_and_dropout(num_classes, dropout)
+    check_classes_and_dropout(num_classes, embedding_dropout, name="embedding_dropout")
     check_positive(sequence_length=sequence_length, vocab_size=vocab_size,
                    embedding_dim=embedding_dim, filters=filters)
     kernel_sizes = tuple(int(k) for k in kernel_sizes)
@@ -56,6 +60,8 @@ def build_textcnn(
 
     inputs = keras.Input(shape=(sequence_length,), dtype="int32", name="tokens")
     x = layers.Embedding(vocab_size, embedding_dim, name="embedding")(inputs)
+    if embedding_dropout:
+        x = layers.SpatialDropout1D(embedding_dropout, name="embedding_dropout")(x)
     branches = []
     for size in kernel_sizes:
         y = layers.Conv1D(filters, size, activation="relu", name=f"conv{size}")(x)
