@@ -56,7 +56,7 @@ class FamilyHyperModel(kt.HyperModel):
         """Declares the whole space (batch size included) without building a model."""
         self.model_kwargs(hp)
         self._optimizer(hp)
-        self._batch_size(hp)
+        self.batch_size(hp)
 
     def _optimizer(self, hp):
         optimizer = hp.Choice("optimizer", list(OPTIMIZERS), default="adam")
@@ -64,7 +64,8 @@ class FamilyHyperModel(kt.HyperModel):
         learning_rate = hp.Float("learning_rate", low, high, sampling="log", default=default)
         return make_optimizer(optimizer, learning_rate)
 
-    def _batch_size(self, hp):
+    def batch_size(self, hp):
+        """The tuned batch size (declared here and read in `fit`)."""
         return hp.Choice("batch_size", list(self.batch_sizes), default=self.default_batch_size)
 
     def fit(self, hp, model, x, *args, validation_data=None, **kwargs):
@@ -73,7 +74,7 @@ class FamilyHyperModel(kt.HyperModel):
         `x` and `validation_data` are unbatched datasets from
         `tfopt.data.to_dataset`; `**kwargs` carry the tuner's callbacks and epochs.
         """
-        batch_size = self._batch_size(hp)
+        batch_size = self.batch_size(hp)
         train = batched(x, batch_size, shuffle=True, seed=self.shuffle_seed)
         if validation_data is not None:
             validation_data = batched(validation_data, batch_size)

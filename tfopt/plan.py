@@ -26,12 +26,13 @@ def probe(hypermodel, train, train_size, *, steps=12):
     hp = kt.HyperParameters()
     started = time.perf_counter()
     model = hypermodel.build(hp)
-    batch_size = hypermodel._batch_size(hp)
+    batch_size = hypermodel.batch_size(hp)
     timer = _StepTimer()
     model.fit(batched(train, batch_size).take(steps), epochs=1, verbose=0, shuffle=False,
               callbacks=[timer])
-    per_step = (timer.times[-1] - timer.times[2]) / max(1, len(timer.times) - 3)
-    setup = timer.times[1] - started - per_step
+    after_first = timer.times[1:]  # the first batch carries the tracing
+    per_step = (after_first[-1] - after_first[0]) / max(1, len(after_first) - 1)
+    setup = after_first[0] - started - per_step
     keras.backend.clear_session()
     # Validation passes and epoch ends add about a tenth to training time.
     return setup, 1.1 * per_step * math.ceil(train_size / batch_size)
