@@ -5,6 +5,7 @@ import time
 import warnings
 
 import numpy as np
+from keras_tuner.engine.tuner import maybe_distribute
 
 from tfopt.data.pipeline import batched, to_dataset
 
@@ -30,7 +31,8 @@ def save_results(tuner, data, config, run_dir, *, started, policy, strategy):
     with warnings.catch_warnings():  # the checkpoint's optimizer state is not needed
         warnings.simplefilter("ignore")
         best_model = tuner.get_best_models(1)[0]
-    best_model.optimizer.build(best_model.trainable_variables)  # saved ready to train on
+    with maybe_distribute(tuner.distribution_strategy):  # saved ready to train on
+        best_model.optimizer.build(best_model.trainable_variables)
     best_model.save(run_dir / "best_model.keras")
     hp_values = {k: v for k, v in best_hp.values.items() if not k.startswith("tuner/")}
     (run_dir / "best_hyperparameters.json").write_text(json.dumps(hp_values, indent=2))
