@@ -1,5 +1,6 @@
 """`tfopt.search` end to end on digits: results, TensorBoard logs with HParams, resuming."""
 
+import csv
 import json
 
 import keras
@@ -69,6 +70,36 @@ def test_hparams_record_the_trial_values(digits_run):
     assert hparams["optimizer"].string_value == trial["optimizer"]
     assert hparams["batch_size"].number_value == trial["batch_size"]
     assert hparams["learning_rate"].number_value == pytest.approx(trial["learning_rate"])
+
+
+def test_trials_csv_has_one_row_per_trial(digits_run):
+    with open(digits_run.run_dir / "trials.csv") as f:
+        rows = list(csv.DictReader(f))
+    trials = digits_run.tuner.oracle.trials
+    assert [row["trial_id"] for row in rows] == sorted(trials)
+    for row in rows:
+        trial = trials[row["trial_id"]]
+        assert row["status"] == "COMPLETED"
+        assert float(row["val_accuracy"]) == pytest.approx(trial.score)
+        assert float(row["learning_rate"]) == pytest.approx(
+            trial.hyperparameters.values["learning_rate"])
+        assert 1 <= int(row["best_epoch"]) <= int(row["epochs_run"]) <= 2
+        assert float(row["seconds"]) > 0
+
+
+def test_test_metrics_match_the_saved_predictions(digits_run):
+    from sklearn.metrics import accuracy_score, confusion_matrix, f1_score
+
+    saved = np.load(digits_run.run_dir / "test_predictions.npz")
+    y_pred = saved["probabilities"].argmax(axis=1)
+    reported = json.loads((digits_run.run_dir / "results.json").read_text())["test_metrics"]
+    assert reported["accuracy"] == pytest.approx(accuracy_score(saved["y_true"], y_pred))
+    assert reported["macro_f1"] == pytest.approx(f1_score(saved["y_true"], y_pred,
+                                                          average="macro"))
+    assert reported["confusion_matrix"] == confusion_matrix(saved["y_true"], y_pred).tolist()
+    assert sum(map(sum, reported["confusion_matrix"])) == 360
+    assert len(reported["per_class"]) == 10
+    assert 0 <= reported["expected_calibration_error"] <= 1
 
 
 def test_rerun_resumes_and_keeps_finished_trials(digits_run):

@@ -1,5 +1,6 @@
 """What a finished search leaves behind: best model, best hyperparameters, results.json."""
 
+import csv
 import json
 import time
 import warnings
@@ -8,13 +9,41 @@ import numpy as np
 from keras_tuner.engine.tuner import maybe_distribute
 
 from tfopt.data.pipeline import batched, to_dataset
+from tfopt.metrics import classification_metrics
+from tfopt.tuners import trial_stats
+
+
+def predict_probabilities(model, x, y, batch_size=256):
+    """Class probabilities of `model` on raw split arrays (scaled like training data)."""
+    modality = "image" if x.dtype == np.uint8 else "text"
+    return model.predict(batched(to_dataset(x, y, modality), batch_size), verbose=0)
 
 
 def evaluate_accuracy(model, x, y, batch_size=256):
-    """Test accuracy of `model` on raw split arrays (scaled like training data)."""
-    modality = "image" if x.dtype == np.uint8 else "text"
-    probabilities = model.predict(batched(to_dataset(x, y, modality), batch_size), verbose=0)
+    """Accuracy of `model` on raw split arrays."""
+    probabilities = predict_probabilities(model, x, y, batch_size)
     return float(np.mean(np.argmax(probabilities, axis=1) == y))
+
+
+def write_trials_csv(tuner, path):
+    """One row per trial: id, status, every hyperparameter, objective, best epoch,
+    epochs run and seconds."""
+    trials = [tuner.oracle.trials[i] for i in sorted(tuner.oracle.trials)]
+    names = sorted({name for t in trials for name in t.hyperparameters.values
+                    if not name.startswith("tuner/")})
+    stats = trial_stats(tuner)
+    objective = tuner.oracle.objective.name
+    with open(path, "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["trial_id", "status", *names, objective, "best_epoch", "epochs_run",
+                         "seconds"])
+        for t in trials:
+            values = t.hyperparameters.values
+            best_epoch = None if t.best_step is None else t.best_step + 1
+            writer.writerow([t.trial_id, t.status, *(values.get(n, "") for n in names),
+                             "" if t.score is None else t.score, best_epoch or "",
+                             stats.get(t.trial_id, {}).get("epochs_run", ""),
+                             stats.get(t.trial_id, {}).get("seconds", "")])
 
 
 def save_results(tuner, data, config, run_dir, *, started, policy, strategy):
@@ -36,6 +65,11 @@ def save_results(tuner, data, config, run_dir, *, started, policy, strategy):
     best_model.save(run_dir / "best_model.keras")
     hp_values = {k: v for k, v in best_hp.values.items() if not k.startswith("tuner/")}
     (run_dir / "best_hyperparameters.json").write_text(json.dumps(hp_values, indent=2))
+    probabilities = predict_probabilities(best_model, data.x_test, data.y_test)
+    np.savez_compressed(run_dir / "test_predictions.npz", y_true=data.y_test,
+                        probabilities=probabilities)
+    test_metrics = classification_metrics(data.y_test, probabilities, data.class_names)
+    write_trials_csv(tuner, run_dir / "trials.csv")
     statuses = [t.status for t in tuner.oracle.trials.values()]
     results = {
         "task": config.task,
@@ -53,7 +87,8 @@ def save_results(tuner, data, config, run_dir, *, started, policy, strategy):
         "best_trial_id": best_trial.trial_id,
         "best_validation_score": float(best_trial.score),
         "best_hyperparameters": hp_values,
-        "test_accuracy": evaluate_accuracy(best_model, data.x_test, data.y_test),
+        "test_accuracy": test_metrics["accuracy"],
+        "test_metrics": test_metrics,
         "wall_time_seconds": round(time.time() - started, 1),
     }
     (run_dir / "results.json").write_text(json.dumps(results, indent=2))

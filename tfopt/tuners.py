@@ -1,6 +1,8 @@
 """Tuners: keras-tuner's own classes, with trial-k-of-N progress and a trial plan."""
 
+import json
 import math
+import pathlib
 import time
 
 import keras_tuner as kt
@@ -9,8 +11,12 @@ from tfopt.errors import InputError
 from tfopt.tasks import TUNERS
 
 
+STATS_FILE = "trial_stats.json"
+
+
 class _Progress:
-    """Prints "trial k of N" with the trial's hyperparameters and the best score so far."""
+    """Prints "trial k of N" with the trial's hyperparameters and the best score so far,
+    and records each trial's epochs run and seconds in `<project>/trial_stats.json`."""
 
     planned_trials = None
 
@@ -32,16 +38,30 @@ class _Progress:
         print(f"\n[tfopt] trial {done + 1}{of} (id {trial.trial_id}{note}): "
               + ", ".join(f"{k}={_short(v)}" for k, v in values.items()), flush=True)
         self._trial_started = time.monotonic()
+        self._epochs_run = 0
+
+    def on_epoch_end(self, trial, model, epoch, logs=None):
+        super().on_epoch_end(trial, model, epoch, logs=logs)
+        self._epochs_run += 1
 
     def on_trial_end(self, trial):
+        seconds = time.monotonic() - self._trial_started
+        stats = trial_stats(self)
+        stats[trial.trial_id] = {"epochs_run": self._epochs_run, "seconds": round(seconds, 1)}
+        pathlib.Path(self.project_dir, STATS_FILE).write_text(json.dumps(stats, indent=1))
         super().on_trial_end(trial)
-        seconds = time.monotonic() - getattr(self, "_trial_started", time.monotonic())
         score = "failed" if trial.score is None else f"{trial.score:.4f}"
         best = self.oracle.get_best_trials(1)
         best_score = f"{best[0].score:.4f} (trial {best[0].trial_id})" if best else "none yet"
         print(f"[tfopt] trial {self._trial_number} (id {trial.trial_id}) done: "
               f"{self.oracle.objective.name}={score} in "
               f"{seconds:.0f}s; best so far {best_score}", flush=True)
+
+
+def trial_stats(tuner):
+    """{trial_id: {"epochs_run", "seconds"}} recorded so far (kept across resumes)."""
+    path = pathlib.Path(tuner.project_dir, STATS_FILE)
+    return json.loads(path.read_text()) if path.is_file() else {}
 
 
 def _short(value):
