@@ -4,7 +4,7 @@ __version__ = "0.1.0"
 
 from tfopt.tasks import TASKS
 
-__all__ = ["SearchResult", "TASKS", "search", "__version__"]
+__all__ = ["LoadedRun", "SearchResult", "TASKS", "load", "search", "__version__"]
 
 
 def __getattr__(name):
@@ -13,4 +13,8 @@ def __getattr__(name):
         from tfopt import runner
 
         return getattr(runner, name)
+    if name in ("load", "LoadedRun"):
+        from tfopt import loading
+
+        return getattr(loading, name)
     raise AttributeError(f"module 'tfopt' has no attribute '{name}'")

@@ -9,6 +9,8 @@ import numpy as np
 from keras_tuner.engine.tuner import maybe_distribute
 
 from tfopt.data.pipeline import batched, to_dataset
+from tfopt import __version__
+from tfopt.loading import RESULTS_FORMAT
 from tfopt.metrics import classification_metrics
 from tfopt.tuners import trial_stats
 
@@ -72,6 +74,8 @@ def save_results(tuner, data, config, run_dir, *, started, policy, strategy):
     write_trials_csv(tuner, run_dir / "trials.csv")
     statuses = [t.status for t in tuner.oracle.trials.values()]
     results = {
+        "format": RESULTS_FORMAT,
+        "tfopt_version": __version__,
         "task": config.task,
         "data_source": data.source,
         "data_sizes": data.sizes(),

@@ -1,0 +1,51 @@
+"""Loading a finished run back: final model, best hyperparameters and results."""
+
+import dataclasses
+import json
+import pathlib
+
+from tfopt.errors import InputError
+
+RESULTS_FORMAT = 1  # bumped when results.json changes incompatibly
+
+
+@dataclasses.dataclass
+class LoadedRun:
+    """A finished run: `model` (keras.Model), `best_hyperparameters` (dict), `results` (dict)."""
+
+    model: object
+    best_hyperparameters: dict
+    results: dict
+    run_dir: pathlib.Path
+
+
+def load(run_dir):
+    """Loads a finished run's best model, best hyperparameters and results, without retraining.
+
+    Raises:
+        InputError: if the folder is missing, not a finished tfopt run (for
+            example an interrupted search), or written by an unknown version.
+    """
+    run_dir = pathlib.Path(run_dir)
+    if not run_dir.is_dir():
+        raise InputError(f"Run folder '{run_dir}' does not exist. Pass a folder written by "
+                         "`tfopt search` (see runs/).")
+    results_file = run_dir / "results.json"
+    if not results_file.is_file():
+        hint = ("its search did not finish; run the same `tfopt search` with --out "
+                f"{run_dir} to resume it") if (run_dir / "config.json").is_file() else \
+            "it is not a tfopt run folder"
+        raise InputError(f"'{run_dir}' has no results.json: {hint}.")
+    try:
+        results = json.loads(results_file.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise InputError(f"{results_file} is not valid JSON ({error}).") from error
+    if results.get("format") != RESULTS_FORMAT:
+        raise InputError(f"{results_file} has format {results.get('format')!r}; this tfopt "
+                         f"reads format {RESULTS_FORMAT}. Load it with the tfopt version that "
+                         "wrote it, or re-run the search.")
+    import keras
+
+    model = keras.models.load_model(run_dir / "best_model.keras")
+    hyperparameters = json.loads((run_dir / "best_hyperparameters.json").read_text())
+    return LoadedRun(model, hyperparameters, results, run_dir)
