@@ -26,7 +26,7 @@ def test_search_on_digits_writes_the_run_folder(tmp_path, capsys):
     best_hp = json.loads((out / "best_hyperparameters.json").read_text())
     assert best_hp == results["best_hyperparameters"] and "learning_rate" in best_hp
     assert (out / "best_model.keras").is_file()
-    assert sorted(p.name for p in (out / "logs").iterdir()) == ["0", "1"]
+    assert sorted(p.name for p in (out / "logs").iterdir()) == ["0", "1", "summary"]
 
 
 def test_tasks_lists_every_task(capsys):

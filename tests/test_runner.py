@@ -46,7 +46,7 @@ def test_saved_best_model_reloads_and_matches_the_reported_accuracy(digits_run):
 def test_every_trial_has_scalars_and_hparams(digits_run):
     logs = digits_run.run_dir / "logs"
     trial_ids = sorted(digits_run.tuner.oracle.trials)
-    assert sorted(p.name for p in logs.iterdir()) == trial_ids
+    assert sorted(p.name for p in logs.iterdir()) == trial_ids + ["summary"]
     for trial_id in trial_ids:
         run = logs / trial_id / "execution0"
         assert {"epoch_loss", "epoch_accuracy"} <= _tags(run / "train")
@@ -100,6 +100,12 @@ def test_test_metrics_match_the_saved_predictions(digits_run):
     assert sum(map(sum, reported["confusion_matrix"])) == 360
     assert len(reported["per_class"]) == 10
     assert 0 <= reported["expected_calibration_error"] <= 1
+
+
+def test_importance_is_in_results_and_tensorboard(digits_run):
+    results = json.loads((digits_run.run_dir / "results.json").read_text())
+    assert results["hyperparameter_importance"] == {}  # 2 trials are too few to rank
+    assert "hyperparameter_importance" in _tags(digits_run.run_dir / "logs" / "summary")
 
 
 def test_rerun_resumes_and_keeps_finished_trials(digits_run):

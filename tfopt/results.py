@@ -10,6 +10,7 @@ from keras_tuner.engine.tuner import maybe_distribute
 
 from tfopt.data.pipeline import batched, to_dataset
 from tfopt import __version__
+from tfopt.importance import as_markdown, hyperparameter_importance
 from tfopt.loading import RESULTS_FORMAT
 from tfopt.metrics import classification_metrics
 from tfopt.tuners import trial_stats
@@ -25,6 +26,14 @@ def evaluate_accuracy(model, x, y, batch_size=256):
     """Accuracy of `model` on raw split arrays."""
     probabilities = predict_probabilities(model, x, y, batch_size)
     return float(np.mean(np.argmax(probabilities, axis=1) == y))
+
+
+def write_summary_text(log_dir, tag, markdown):
+    """Writes a Markdown text summary that TensorBoard shows under its Text tab."""
+    import tensorflow as tf
+
+    with tf.summary.create_file_writer(str(log_dir)).as_default():
+        tf.summary.text(tag, markdown, step=0)
 
 
 def write_trials_csv(tuner, path):
@@ -72,6 +81,9 @@ def save_results(tuner, data, config, run_dir, *, started, policy, strategy):
                         probabilities=probabilities)
     test_metrics = classification_metrics(data.y_test, probabilities, data.class_names)
     write_trials_csv(tuner, run_dir / "trials.csv")
+    importance = hyperparameter_importance(list(tuner.oracle.trials.values()), seed=config.seed)
+    write_summary_text(run_dir / "logs" / "summary", "hyperparameter_importance",
+                       as_markdown(importance))
     statuses = [t.status for t in tuner.oracle.trials.values()]
     results = {
         "format": RESULTS_FORMAT,
@@ -91,6 +103,7 @@ def save_results(tuner, data, config, run_dir, *, started, policy, strategy):
         "best_trial_id": best_trial.trial_id,
         "best_validation_score": float(best_trial.score),
         "best_hyperparameters": hp_values,
+        "hyperparameter_importance": importance,
         "test_accuracy": test_metrics["accuracy"],
         "test_metrics": test_metrics,
         "wall_time_seconds": round(time.time() - started, 1),
