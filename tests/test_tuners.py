@@ -31,8 +31,11 @@ def test_each_tuner_runs_two_trials(kind, tiny_images, tmp_path):
     best = tuner.get_best_hyperparameters(1)[0].values
     assert {"blocks", "filters", "learning_rate", "optimizer", "batch_size"} <= set(best)
     trial_files = sorted(p.name for p in (tmp_path / "tuner").iterdir())
-    assert trial_files == sorted(["oracle.json", "tuner0.json"] +
+    assert trial_files == sorted(["oracle.json", "tuner0.json", "trial_stats.json"] +
                                  [f"trial_{i}" for i in trials])
+    stats = json.loads((tmp_path / "tuner" / "trial_stats.json").read_text())
+    assert sorted(stats) == sorted(trials)
+    assert all(1 <= s["epochs_run"] <= 2 and s["seconds"] > 0 for s in stats.values())
     assert json.loads((tmp_path / "tuner" / f"trial_{min(trials)}" / "trial.json").read_text())[
         "status"] == "COMPLETED"
 
