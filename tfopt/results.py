@@ -50,9 +50,9 @@ def write_trials_csv(tuner, path):
                          "seconds"])
         for t in trials:
             values = t.hyperparameters.values
-            best_epoch = None if t.best_step is None else t.best_step + 1
+            scored = t.score is not None
             writer.writerow([t.trial_id, t.status, *(values.get(n, "") for n in names),
-                             "" if t.score is None else t.score, best_epoch or "",
+                             t.score if scored else "", t.best_step + 1 if scored else "",
                              stats.get(t.trial_id, {}).get("epochs_run", ""),
                              stats.get(t.trial_id, {}).get("seconds", "")])
 
@@ -63,10 +63,10 @@ def save_results(tuner, data, config, run_dir, *, started, policy, strategy):
     Returns:
         (results dict, best hyperparameters, best model)
     """
-    trials = tuner.oracle.get_best_trials(len(tuner.oracle.trials))
-    if not trials:
+    best = tuner.oracle.get_best_trials(1)
+    if not best:
         raise RuntimeError(f"No trial of the search in {run_dir} completed; see the messages above.")
-    best_trial = trials[0]
+    best_trial = best[0]
     best_hp = best_trial.hyperparameters
     with warnings.catch_warnings():  # the checkpoint's optimizer state is not needed
         warnings.simplefilter("ignore")
