@@ -56,7 +56,10 @@ def download(fname, origin, *, file_hash=None, extract=False):
             keras.utils.get_file(fname, origin=origin, file_hash=file_hash, extract=extract)
         )
     except Exception as error:  # urllib, socket and hash errors all mean "not available"
-        raise DataUnavailableError(f"could not download {origin}: {error}") from error
+        raise DataUnavailableError(
+            f"could not download {origin} ({error}). Connect to the internet, or put the data "
+            f"set's files in a data directory (--data-dir or ${DATA_DIR_ENV}; the README's "
+            "Tasks table gives each layout).") from error
 
 
 def check_sha256(data, expected, what):
