@@ -53,6 +53,10 @@ def build_parser():
     search.add_argument("--mixed-precision", action="store_true",
                         help="mixed float16 (GPU) / bfloat16 (CPU, TPU) training")
     search.set_defaults(run=_run_search)
+
+    report = commands.add_parser("report", help="write report.md and report.html for a run")
+    report.add_argument("run_dir", help="a finished run folder")
+    report.set_defaults(run=_run_report)
     return parser
 
 
@@ -66,6 +70,14 @@ def _run_tasks(args):
         f"{trials} trials, max_epochs {epochs} "
         + (f"up to {limit:,} training examples" if limit != float("inf") else "above that")
         for limit, epochs, trials in BUDGETS))
+    return 0
+
+
+def _run_report(args):
+    from tfopt.report import build_report
+
+    for path in build_report(args.run_dir):
+        print(path)
     return 0
 
 

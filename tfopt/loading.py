@@ -26,6 +26,17 @@ def load(run_dir):
         InputError: if the folder is missing, not a finished tfopt run (for
             example an interrupted search), or written by an unknown version.
     """
+    results = load_results(run_dir)
+    import keras
+
+    run_dir = pathlib.Path(run_dir)
+    model = keras.models.load_model(run_dir / "best_model.keras")
+    hyperparameters = json.loads((run_dir / "best_hyperparameters.json").read_text())
+    return LoadedRun(model, hyperparameters, results, run_dir)
+
+
+def load_results(run_dir):
+    """A finished run's `results.json` as a dict, checked like `load` checks it."""
     run_dir = pathlib.Path(run_dir)
     if not run_dir.is_dir():
         raise InputError(f"Run folder '{run_dir}' does not exist. Pass a folder written by "
@@ -44,8 +55,4 @@ def load(run_dir):
         raise InputError(f"{results_file} has format {results.get('format')!r}; this tfopt "
                          f"reads format {RESULTS_FORMAT}. Load it with the tfopt version that "
                          "wrote it, or re-run the search.")
-    import keras
-
-    model = keras.models.load_model(run_dir / "best_model.keras")
-    hyperparameters = json.loads((run_dir / "best_hyperparameters.json").read_text())
-    return LoadedRun(model, hyperparameters, results, run_dir)
+    return results

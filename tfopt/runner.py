@@ -11,6 +11,7 @@ from tfopt.config import SearchConfig
 from tfopt.data.pipeline import to_dataset
 from tfopt.distribute import choose_strategy, set_mixed_precision, strategy_name
 from tfopt.hypermodels import HYPERMODELS
+from tfopt.report import build_report
 from tfopt.results import save_results
 from tfopt.tasks import get_task, load_data
 from tfopt.tuners import make_tuner, plan
@@ -89,6 +90,9 @@ def search(task="mnist", model=None, tuner="hyperband", *, max_trials=None, epoc
     results, best_hp, best_model = save_results(
         kt_tuner, data, config, run_dir, started=started, policy=policy,
         strategy=strategy_name(distribution))
+    report_started = time.time()
+    build_report(run_dir)
+    _say(verbose, f"[tfopt] report: {run_dir / 'report.html'} ({time.time() - report_started:.1f} s)")
     _say(verbose, f"[tfopt] done in {results['wall_time_seconds'] / 60:.1f} min: best "
                   f"{results['objective']}={results['best_validation_score']:.4f}, "
                   f"test_accuracy={results['test_accuracy']:.4f} on {data.sizes()['test']} "
