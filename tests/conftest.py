@@ -29,6 +29,16 @@ def shared_data_dir():
     return path
 
 
+@pytest.fixture(scope="session")
+def finished_run(tmp_path_factory):
+    """A finished 2-trial random search on digits; tests only read it (copy to change it)."""
+    import tfopt
+
+    out = tmp_path_factory.mktemp("runs") / "digits"
+    return tfopt.search("digits", tuner="random", max_trials=2, epochs=2, out=str(out),
+                        verbose=0)
+
+
 def _learnable_images(n, rng):
     """8x8 images whose label (0-2) is the brightest third of the image."""
     x = rng.integers(0, 60, size=(n, 8, 8, 1)).astype(np.uint8)

@@ -10,13 +10,6 @@ import tfopt
 from tfopt.errors import InputError
 
 
-@pytest.fixture(scope="module")
-def finished_run(tmp_path_factory):
-    out = tmp_path_factory.mktemp("runs") / "digits"
-    return tfopt.search("digits", tuner="random", max_trials=1, epochs=1, out=str(out),
-                        verbose=0)
-
-
 def test_load_returns_model_hyperparameters_and_results(finished_run):
     loaded = tfopt.load(finished_run.run_dir)
     assert loaded.results == finished_run.results

@@ -4,32 +4,22 @@ import csv
 import re
 import shutil
 
-import pytest
-
-import tfopt
 from tfopt.cli import main
 
 
-@pytest.fixture(scope="module")
-def run(tmp_path_factory):
-    out = tmp_path_factory.mktemp("runs") / "digits"
-    return tfopt.search("digits", tuner="random", max_trials=2, epochs=2, out=str(out),
-                        verbose=0)
-
-
-def test_search_writes_both_reports(run):
-    markdown = (run.run_dir / "report.md").read_text()
-    assert f"| test accuracy (best trial's checkpoint) | {run.results['test_accuracy']:.4f} |" \
-        in markdown
-    assert run.results["data_source"] in markdown
-    with open(run.run_dir / "trials.csv") as f:
+def test_search_writes_both_reports(finished_run):
+    markdown = (finished_run.run_dir / "report.md").read_text()
+    accuracy = finished_run.results["test_accuracy"]
+    assert f"| test accuracy (best trial's checkpoint) | {accuracy:.4f} |" in markdown
+    assert finished_run.results["data_source"] in markdown
+    with open(finished_run.run_dir / "trials.csv") as f:
         trial_ids = [row["trial_id"] for row in csv.DictReader(f)]
     table = markdown.split("## Trials, best first")[1].split("## ")[0]
     assert sorted(re.findall(r"^\| (\d+) \| COMPLETED", table, re.M)) == sorted(trial_ids)
 
 
-def test_html_is_self_contained_with_four_plots(run):
-    page = (run.run_dir / "report.html").read_text()
+def test_html_is_self_contained_with_four_plots(finished_run):
+    page = (finished_run.run_dir / "report.html").read_text()
     assert len(re.findall(r"src='data:image/png;base64,[A-Za-z0-9+/=]+'", page)) == 4
     assert "http://" not in page and "https://" not in page
     for title in ("Learning curves", "Hyperparameter importance", "Confusion matrix",
@@ -37,9 +27,9 @@ def test_html_is_self_contained_with_four_plots(run):
         assert f"<h2>{title}" in page
 
 
-def test_cli_rebuilds_the_report(run, tmp_path, capsys):
+def test_cli_rebuilds_the_report(finished_run, tmp_path, capsys):
     copy = tmp_path / "copy"
-    shutil.copytree(run.run_dir, copy)
+    shutil.copytree(finished_run.run_dir, copy)
     (copy / "report.html").unlink()
     assert main(["report", str(copy)]) == 0
     assert (copy / "report.html").is_file()

@@ -9,14 +9,10 @@ import urllib.request
 
 import pytest
 
-import tfopt
-
 
 @pytest.fixture(scope="module")
-def served_run(tmp_path_factory):
-    out = tmp_path_factory.mktemp("runs") / "digits"
-    result = tfopt.search("digits", tuner="random", max_trials=2, epochs=1, out=str(out),
-                          verbose=0)
+def served_run(finished_run):
+    result, out = finished_run, finished_run.run_dir
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
