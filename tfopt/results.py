@@ -22,12 +22,6 @@ def predict_probabilities(model, x, y, batch_size=256):
     return model.predict(batched(to_dataset(x, y, modality), batch_size), verbose=0)
 
 
-def evaluate_accuracy(model, x, y, batch_size=256):
-    """Accuracy of `model` on raw split arrays."""
-    probabilities = predict_probabilities(model, x, y, batch_size)
-    return float(np.mean(np.argmax(probabilities, axis=1) == y))
-
-
 def write_summary_text(log_dir, tag, markdown):
     """Writes a Markdown text summary that TensorBoard shows under its Text tab."""
     import tensorflow as tf
