@@ -2,6 +2,8 @@
 
 import keras
 
+from tfopt.tasks import objective_direction
+
 
 def trial_callbacks(log_dir, *, objective="val_accuracy", patience=3):
     """EarlyStopping with best-weight restore, and TensorBoard.
@@ -10,10 +12,9 @@ def trial_callbacks(log_dir, *, objective="val_accuracy", patience=3):
     (`<trial_id>/execution0/{train,validation}`) and writes the HParams
     dashboard data next to it.
     """
-    mode = "min" if "loss" in objective else "max"
     return [
-        keras.callbacks.EarlyStopping(monitor=objective, mode=mode, patience=patience,
-                                      restore_best_weights=True),
+        keras.callbacks.EarlyStopping(monitor=objective, mode=objective_direction(objective),
+                                      patience=patience, restore_best_weights=True),
         keras.callbacks.TensorBoard(log_dir=str(log_dir), write_graph=False,
                                     profile_batch=0),
     ]

@@ -4,12 +4,12 @@ import base64
 import csv
 import html
 import io
-import json
 import pathlib
 
 import numpy as np
 
 from tfopt.loading import load_results
+from tfopt.tasks import objective_direction
 
 TOP_CURVES = 3
 
@@ -25,7 +25,9 @@ def build_report(run_dir):
     with open(run_dir / "trials.csv", newline="") as f:
         trials = list(csv.DictReader(f))
     objective = results["objective"]
-    trials.sort(key=lambda row: -float(row[objective] or "-inf"))
+    lower_is_better = objective_direction(objective) == "min"
+    trials.sort(key=lambda row: float(row[objective] or "inf") if lower_is_better
+                else -float(row[objective] or "-inf"))
     saved = np.load(run_dir / "test_predictions.npz")
     metrics = results["test_metrics"]
     class_names = [c["class"] for c in metrics["per_class"]]
@@ -38,7 +40,7 @@ def build_report(run_dir):
     }
     sections = _sections(results, trials, objective, metrics)
     md_path, html_path = run_dir / "report.md", run_dir / "report.html"
-    md_path.write_text(_markdown(results, sections, figures))
+    md_path.write_text(_markdown(results, sections))
     html_path.write_text(_html(results, sections, figures))
     return md_path, html_path
 
@@ -151,7 +153,7 @@ def _calibration(y_true, probabilities):
     return _png(figure)
 
 
-def _markdown(results, sections, figures):
+def _markdown(results, sections):
     lines = [f"# tfopt report: {results['task']} / {results['model']} / {results['tuner']}", ""]
     for title, header, rows in sections:
         lines += [f"## {title}", "", "| " + " | ".join(header) + " |",

@@ -62,6 +62,11 @@ def default_budget(train_size):
     return next((epochs, trials) for limit, epochs, trials in BUDGETS if train_size <= limit)
 
 
+def objective_direction(objective):
+    """"min" for losses, "max" for everything else (accuracy, AUC, ...)."""
+    return "min" if "loss" in objective else "max"
+
+
 def get_task(name):
     """Returns the registered `Task` called `name`.
 

@@ -8,7 +8,7 @@ import time
 import keras_tuner as kt
 
 from tfopt.errors import InputError
-from tfopt.tasks import TUNERS
+from tfopt.tasks import TUNERS, objective_direction
 
 
 STATS_FILE = "trial_stats.json"
@@ -122,7 +122,7 @@ def make_tuner(kind, hypermodel, *, objective, directory, project_name="tuner", 
     Raises:
         InputError: for an unknown kind.
     """
-    objective = kt.Objective(objective, _direction(objective))
+    objective = kt.Objective(objective, objective_direction(objective))
     if kind == "hyperband":
         oracle = HyperbandOracle(objective, max_epochs=epochs, factor=3, seed=seed)
         oracle.max_trials = max_trials
@@ -138,10 +138,6 @@ def make_tuner(kind, hypermodel, *, objective, directory, project_name="tuner", 
                         overwrite=False)
     tuner.planned_trials = plan(tuner, epochs)[0]
     return tuner
-
-
-def _direction(objective):
-    return "min" if "loss" in objective else "max"
 
 
 def plan(tuner, epochs):

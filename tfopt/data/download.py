@@ -33,9 +33,10 @@ def resolve_data_dir(data_dir=None):
 
 
 def find_local(data_dir, folders, names):
-    """Returns the first folder among `data_dir/<folders>` that holds every file in `names`."""
-    candidates = [data_dir / f for f in folders] if data_dir else []
-    for folder in candidates + [pathlib.Path(f) for f in folders if os.path.isabs(f)]:
+    """Returns the first of `folders` (under `data_dir`; absolute ones as they are) that
+    holds every file in `names`."""
+    candidates = [pathlib.Path(data_dir or "", f) for f in folders if data_dir or os.path.isabs(f)]
+    for folder in candidates:
         if all((folder / name).is_file() for name in names):
             return folder
     return None
