@@ -1,10 +1,11 @@
-"""Command line: `tfopt search ...`, `tfopt tasks`. Exit 0 on success, 2 on bad input."""
+"""Command line: `tfopt search | report | predict | tasks`. Exit 0 on success, 2 on bad input."""
 
 import argparse
 import os
 import sys
 
 from tfopt.errors import InputError
+from tfopt.export import EXPORTS
 
 EXIT_BAD_INPUT = 2
 
@@ -52,11 +53,31 @@ def build_parser():
     search.add_argument("--strategy", default="auto", help="auto, default, mirrored or tpu")
     search.add_argument("--mixed-precision", action="store_true",
                         help="mixed float16 (GPU) / bfloat16 (CPU, TPU) training")
+    search.add_argument("--retrain", action=argparse.BooleanOptionalAction, default=True,
+                        help="retrain the best hyperparameters on train+validation for the best "
+                             "trial's epoch count (default on)")
+    search.add_argument("--seeds", type=_positive_int, default=1,
+                        help="retrain with K seeds and report mean and spread (default 1)")
+    search.add_argument("--ensemble", type=_positive_int, default=1,
+                        help="final model averages the K best trials (default 1: no ensemble)")
+    search.add_argument("--export", action="append", choices=EXPORTS, default=[],
+                        help="also export TensorFlow Lite (float32, dynamic-range int8, float16)")
     search.set_defaults(run=_run_search)
 
-    report = commands.add_parser("report", help="write report.md and report.html for a run")
-    report.add_argument("run_dir", help="a finished run folder")
+    report = commands.add_parser("report", help="write report.md and report.html for a run, "
+                                                "or compare runs")
+    report.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="finished run folder(s)")
+    report.add_argument("--compare", action="store_true",
+                        help="print a table of the runs side by side instead")
     report.set_defaults(run=_run_report)
+
+    predict = commands.add_parser("predict", help="classify raw images or text with a run's "
+                                                  "final model")
+    predict.add_argument("run_dir", help="a finished run folder")
+    predict.add_argument("--input", required=True,
+                         help="image runs: a folder of PNG/JPEG/BMP/GIF files or one image; "
+                              "text runs: a file with one example per line, or - for stdin")
+    predict.set_defaults(run=_run_predict)
     return parser
 
 
@@ -74,10 +95,24 @@ def _run_tasks(args):
 
 
 def _run_report(args):
-    from tfopt.report import build_report
+    from tfopt.report import build_report, compare
 
-    for path in build_report(args.run_dir):
-        print(path)
+    if args.compare:
+        print(compare(args.run_dirs), end="")
+        return 0
+    for run_dir in args.run_dirs:
+        for path in build_report(run_dir):
+            print(path)
+    return 0
+
+
+def _run_predict(args):
+    from tfopt.predict import predict
+
+    predictions = predict(args.run_dir, args.input)
+    print("input\tlabel\tprobability")
+    for name, label, probability in predictions:
+        print(f"{name.replace(chr(9), ' ')}\t{label}\t{probability:.4f}")
     return 0
 
 
@@ -87,12 +122,13 @@ def _run_search(args):
     config = SearchConfig(task=args.task, model=args.model, tuner=args.tuner,
                           max_trials=args.max_trials, epochs=args.epochs, out=args.out,
                           seed=args.seed, data_dir=args.data_dir, strategy=args.strategy,
-                          mixed_precision=args.mixed_precision)
+                          mixed_precision=args.mixed_precision, retrain=args.retrain,
+                          seeds=args.seeds, ensemble=args.ensemble, export=tuple(args.export))
     config.resolved()  # bad names and numbers fail here, before TensorFlow starts
     from tfopt.runner import search
 
-    search(**{k: v for k, v in vars(args).items() if k not in ("command", "run")},
-           verbose=1 if sys.stdout.isatty() else 2)
+    search(**{k: v for k, v in vars(args).items() if k not in ("command", "run", "export")},
+           export=tuple(args.export), verbose=1 if sys.stdout.isatty() else 2)
     return 0
 
 

@@ -6,6 +6,7 @@ import json
 import pathlib
 
 from tfopt.data.download import resolve_data_dir
+from tfopt.export import EXPORTS
 from tfopt.errors import InputError
 from tfopt.tasks import (MODELS, STRATEGIES, TUNERS, default_budget, get_task,
                          unknown_name_message)
@@ -27,6 +28,10 @@ class SearchConfig:
     data_dir: str = None
     strategy: str = "auto"
     mixed_precision: bool = False
+    retrain: bool = True
+    seeds: int = 1
+    ensemble: int = 1
+    export: tuple = ()
 
     def resolved(self):
         """Returns a validated copy with the task's defaults filled in.
@@ -45,12 +50,17 @@ class SearchConfig:
         _check_choice("strategy", self.strategy, STRATEGIES)
         max_trials = _positive("max_trials", self.max_trials)
         epochs = _positive("epochs", self.epochs)
+        _positive("seeds", self.seeds)
+        _positive("ensemble", self.ensemble)
+        export = tuple(self.export or ())
+        for name in export:
+            _check_choice("export", name, EXPORTS)
         if not isinstance(self.seed, int) or self.seed < 0:
             raise InputError(f"seed must be a non-negative integer. Received: seed={self.seed!r}")
         stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
         out = self.out or f"runs/{task.name}-{model}-{self.tuner}-{stamp}"
         resolved = dataclasses.replace(self, model=model, max_trials=max_trials, epochs=epochs,
-                                       out=str(out))
+                                       out=str(out), export=export)
         resolved.check_run_dir()
         resolve_data_dir(self.data_dir)
         return resolved

@@ -6,12 +6,14 @@ import pathlib
 
 from tfopt.errors import InputError
 
-RESULTS_FORMAT = 1  # bumped when results.json changes incompatibly
+FINAL_MODEL = "final_model.keras"
+RESULTS_FORMAT = 2  # bumped when results.json changes incompatibly
 
 
 @dataclasses.dataclass
 class LoadedRun:
-    """A finished run: `model` (keras.Model), `best_hyperparameters` (dict), `results` (dict)."""
+    """A finished run: `model` (the final keras.Model: raw images or strings in, class
+    probabilities out), `best_hyperparameters` (dict), `results` (dict)."""
 
     model: object
     best_hyperparameters: dict
@@ -20,7 +22,7 @@ class LoadedRun:
 
 
 def load(run_dir):
-    """Loads a finished run's best model, best hyperparameters and results, without retraining.
+    """Loads a finished run's final model, best hyperparameters and results, without retraining.
 
     Raises:
         InputError: if the folder is missing, not a finished tfopt run (for
@@ -29,8 +31,10 @@ def load(run_dir):
     results = load_results(run_dir)
     import keras
 
+    import tfopt.models  # noqa: F401  registers the custom layers the model file names
+
     run_dir = pathlib.Path(run_dir)
-    model = keras.models.load_model(run_dir / "best_model.keras")
+    model = keras.models.load_model(run_dir / FINAL_MODEL)
     hyperparameters = json.loads((run_dir / "best_hyperparameters.json").read_text())
     return LoadedRun(model, hyperparameters, results, run_dir)
 
@@ -55,4 +59,9 @@ def load_results(run_dir):
         raise InputError(f"{results_file} has format {results.get('format')!r}; this tfopt "
                          f"reads format {RESULTS_FORMAT}. Load it with the tfopt version that "
                          "wrote it, or re-run the search.")
+    missing = [name for name in (FINAL_MODEL, "best_hyperparameters.json", "trials.csv",
+                                 "test_predictions.npz") if not (run_dir / name).exists()]
+    if missing:
+        raise InputError(f"'{run_dir}' is incomplete: {', '.join(missing)} missing. Re-run the "
+                         f"search with --out {run_dir} to write them again.")
     return results

@@ -61,3 +61,15 @@ def expected_calibration_error(y_true, probabilities, *, bins=15):
         if in_bin.any():
             error += in_bin.mean() * abs(correct[in_bin].mean() - confidence[in_bin].mean())
     return float(error)
+
+
+def confidently_wrong(y_true, probabilities, texts, class_names, *, count=10):
+    """The `count` misclassified examples with the highest predicted probability:
+    [{"text", "true", "predicted", "probability"}], most confident first."""
+    predicted = probabilities.argmax(axis=1)
+    confidence = probabilities.max(axis=1)
+    wrong = np.flatnonzero(predicted != np.asarray(y_true))
+    worst = wrong[np.argsort(-confidence[wrong], kind="stable")][:count]
+    return [{"text": str(texts[i]), "true": class_names[y_true[i]],
+             "predicted": class_names[predicted[i]], "probability": float(confidence[i])}
+            for i in worst]

@@ -38,10 +38,29 @@ def probe(hypermodel, train, train_size, *, steps=12):
     return setup, 1.1 * per_step * math.ceil(train_size / batch_size)
 
 
-def describe(tuner_kind, trials, epochs, setup, epoch_seconds):
+def retrain_epochs(config, train_val_size, train_size):
+    """Most epochs the final stage trains, in epochs of the training split: each
+    retrain (seeds of the best trial, then the other ensemble members) runs at
+    most `config.epochs` epochs on train+validation."""
+    if not config.retrain:
+        return 0
+    runs = config.seeds + config.ensemble - 1
+    return runs * config.epochs * train_val_size / train_size
+
+
+def describe(tuner_kind, trials, epochs, setup, epoch_seconds, *, retrain_epochs=0):
     """One paragraph a person can check the search against."""
-    seconds = trials * setup + epochs * epoch_seconds
-    total = f"{seconds / 60:.0f} min" if seconds >= 90 else f"{seconds:.0f} s"
-    return (f"[tfopt] plan: {tuner_kind}, up to {trials} trials, {epochs} epochs in all; the default "
-            f"model takes {epoch_seconds:.1f} s an epoch, so about {total} "
-            "(early stopping can end trials sooner; bigger models take longer).")
+    search_seconds = trials * setup + epochs * epoch_seconds
+    final_seconds = retrain_epochs * epoch_seconds
+    text = (f"[tfopt] plan: {tuner_kind}, up to {trials} trials, {epochs} epochs in all; the "
+            f"default model takes {epoch_seconds:.1f} s an epoch, so about "
+            f"{_minutes(search_seconds)}")
+    if retrain_epochs:
+        text += (f", then retraining on train+validation (at most {retrain_epochs:.0f} epochs, "
+                 f"about {_minutes(final_seconds)}): about {_minutes(search_seconds + final_seconds)}"
+                 " in all")
+    return text + " (early stopping can end trials sooner; bigger models take longer)."
+
+
+def _minutes(seconds):
+    return f"{seconds / 60:.0f} min" if seconds >= 90 else f"{seconds:.0f} s"

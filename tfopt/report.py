@@ -1,17 +1,20 @@
-"""`tfopt report RUN_DIR`: report.md and a self-contained report.html with inlined plots."""
+"""`tfopt report RUN_DIR`: report.md and a self-contained report.html with inlined plots;
+`tfopt report --compare RUN_A RUN_B ...`: runs side by side."""
 
 import base64
 import csv
 import html
-import io
 import pathlib
 
 import numpy as np
 
+from tfopt import plots
 from tfopt.loading import load_results
 from tfopt.tasks import objective_direction
 
 TOP_CURVES = 3
+CANDIDATE_NAMES = {"checkpoint": "best trial's checkpoint", "retrained": "best trial retrained",
+                   "ensemble": "ensemble"}
 
 
 def build_report(run_dir):
@@ -22,163 +25,182 @@ def build_report(run_dir):
     """
     run_dir = pathlib.Path(run_dir)
     results = load_results(run_dir)
-    with open(run_dir / "trials.csv", newline="") as f:
-        trials = list(csv.DictReader(f))
-    objective = results["objective"]
-    lower_is_better = objective_direction(objective) == "min"
-    trials.sort(key=lambda row: float(row[objective] or "inf") if lower_is_better
-                else -float(row[objective] or "-inf"))
+    trials = _sorted_trials(run_dir, results["objective"])
     saved = np.load(run_dir / "test_predictions.npz")
     metrics = results["test_metrics"]
-    class_names = [c["class"] for c in metrics["per_class"]]
-
     figures = {
-        "Learning curves of the top trials": _learning_curves(run_dir, trials[:TOP_CURVES]),
-        "Hyperparameter importance": _importance(results["hyperparameter_importance"]),
-        "Confusion matrix (test split)": _confusion(metrics["confusion_matrix"], class_names),
-        "Calibration (test split)": _calibration(saved["y_true"], saved["probabilities"]),
+        "Learning curves of the top trials": plots.learning_curves(
+            _curves(run_dir, trials[:TOP_CURVES])),
+        "Hyperparameter importance": plots.importance(results["hyperparameter_importance"]),
+        "Confusion matrix (final model, test split)": plots.confusion(
+            metrics["confusion_matrix"], results["class_names"]),
+        "Calibration (final model, test split)": plots.calibration(
+            saved["y_true"], saved["final_probabilities"]),
+        "Wall time per trial": plots.trial_times(
+            [t["trial_id"] for t in _by_id(trials)],
+            [float(t["seconds"] or 0) for t in _by_id(trials)]),
     }
-    sections = _sections(results, trials, objective, metrics)
+    sections = _sections(results, trials)
     md_path, html_path = run_dir / "report.md", run_dir / "report.html"
-    md_path.write_text(_markdown(results, sections))
-    html_path.write_text(_html(results, sections, figures))
+    title = f"tfopt report: {results['task']} / {results['model']} / {results['tuner']}"
+    md_path.write_text(_markdown(title, sections) + "\nPlots are inlined in report.html.\n")
+    html_path.write_text(_html(title, sections, figures))
     return md_path, html_path
 
 
-def _sections(results, trials, objective, metrics):
+def write_tensorboard_images(run_dir):
+    """The confusion matrix and the top trials' learning curves as images under the
+    TensorBoard run `logs/final`."""
+    run_dir = pathlib.Path(run_dir)
+    results = load_results(run_dir)
+    trials = _sorted_trials(run_dir, results["objective"])
+    plots.png_to_tensorboard(run_dir / "logs" / "final", {
+        "confusion_matrix": plots.confusion(results["test_metrics"]["confusion_matrix"],
+                                            results["class_names"]),
+        "learning_curves": plots.learning_curves(_curves(run_dir, trials[:TOP_CURVES])),
+    })
+
+
+def compare(run_dirs):
+    """A Markdown table of several finished runs side by side.
+
+    Raises:
+        InputError: naming the first folder that is not a finished run.
+    """
+    header = ["run", "task", "model", "tuner", "trials", "best validation", "final model",
+              "test accuracy", "checkpoint test accuracy", "minutes"]
+    rows = []
+    for run_dir in run_dirs:
+        r = load_results(run_dir)
+        rows.append([str(run_dir), r["task"], r["model"], r["tuner"], str(r["trials_run"]),
+                     f"{r['objective']} {r['best_validation_score']:.4f}", r["final_model"],
+                     f"{r['test_accuracy']:.4f}", f"{r['checkpoint']['test_accuracy']:.4f}",
+                     f"{r['wall_time_seconds'] / 60:.1f}"])
+    return _table(header, rows)
+
+
+def _sorted_trials(run_dir, objective):
+    with open(run_dir / "trials.csv", newline="") as f:
+        trials = list(csv.DictReader(f))
+    if objective_direction(objective) == "min":
+        return sorted(trials, key=lambda row: float(row[objective] or "inf"))
+    return sorted(trials, key=lambda row: -float(row[objective] or "-inf"))
+
+
+def _by_id(trials):
+    return sorted(trials, key=lambda row: row["trial_id"])
+
+
+def _curves(run_dir, top):
+    from tfopt.tensorboard_logs import read_scalars
+
+    return {f"trial {row['trial_id']} {part}": read_scalars(
+                run_dir / "logs" / row["trial_id"] / "execution0" / part, "epoch_accuracy")
+            for row in top for part in ("train", "validation")}
+
+
+def _sections(results, trials):
     """(title, header, rows) tables shared by both formats."""
-    setting_rows = [[key, str(results[key])] for key in (
+    objective, metrics = results["objective"], results["test_metrics"]
+    sections = [("Run", ["setting", "value"], [[key, str(results[key])] for key in (
         "task", "data_source", "data_sizes", "model", "tuner", "seed", "strategy",
-        "dtype_policy", "trials_run", "trials_failed", "wall_time_seconds", "tfopt_version")]
-    score_rows = [["best validation " + objective, f"{results['best_validation_score']:.4f}"],
-                  ["test accuracy (best trial's checkpoint)", f"{metrics['accuracy']:.4f}"],
-                  ["test macro F1", f"{metrics['macro_f1']:.4f}"],
-                  ["test ROC-AUC", "n/a" if metrics["roc_auc"] is None else
-                   f"{metrics['roc_auc']:.4f}"],
-                  ["test log-loss", f"{metrics['log_loss']:.4f}"],
-                  ["expected calibration error", f"{metrics['expected_calibration_error']:.4f}"]]
+        "dtype_policy", "trials_run", "trials_failed", "final_model", "wall_time_seconds",
+        "tfopt_version")])]
+    sections.append(("Final model (test split)", ["measure", "value"], [
+        ["best validation " + objective, f"{results['best_validation_score']:.4f}"],
+        ["final model", results["final_model"]],
+        ["test accuracy", f"{metrics['accuracy']:.4f}"],
+        ["test macro F1", f"{metrics['macro_f1']:.4f}"],
+        ["test ROC-AUC", _fmt(metrics["roc_auc"])],
+        ["test log-loss", f"{metrics['log_loss']:.4f}"],
+        ["expected calibration error", f"{metrics['expected_calibration_error']:.4f}"]]))
+    sections.append(("Candidates side by side (test split)",
+                     ["candidate", "trained on", "epochs", "accuracy", "macro F1", "ROC-AUC",
+                      "log-loss", "calibration error"], _candidate_rows(results)))
+    if results["retrain"] and len(results["retrain"]["seeds"]) > 1:
+        retrain = results["retrain"]
+        sections.append(("Retraining over seeds", ["seed", "test accuracy"],
+                         [[str(s), f"{a:.4f}"] for s, a in zip(
+                             retrain["seeds"], retrain["test_accuracy_per_seed"])]
+                         + [["mean ± std", f"{retrain['test_accuracy_mean']:.4f} ± "
+                                           f"{retrain['test_accuracy_std']:.4f}"]]))
+    sections.append(("Exports", ["format", "file", "size", "test accuracy"],
+                     [[e["format"], e["path"], _size(e["bytes"]), f"{e['test_accuracy']:.4f}"]
+                      for e in results["exports"]]))
     names = [k for k in trials[0] if k not in ("trial_id", "status", objective, "best_epoch",
                                                "epochs_run", "seconds")] if trials else []
-    trial_header = ["trial", "status", objective, "best epoch", "epochs", "seconds", *names]
-    trial_rows = [[t["trial_id"], t["status"], _fmt(t[objective]), t["best_epoch"],
-                   t["epochs_run"], t["seconds"], *(_fmt(t[n]) for n in names)] for t in trials]
-    class_rows = [[c["class"], f"{c['precision']:.3f}", f"{c['recall']:.3f}", f"{c['f1']:.3f}",
-                   str(c["support"])] for c in metrics["per_class"]]
-    return [("Run", ["setting", "value"], setting_rows),
-            ("Scores", ["measure", "value"], score_rows),
-            ("Trials, best first", trial_header, trial_rows),
-            ("Per class (test split)", ["class", "precision", "recall", "F1", "support"],
-             class_rows)]
+    sections.append(("Trials, best first",
+                     ["trial", "status", objective, "best epoch", "epochs", "seconds", *names],
+                     [[t["trial_id"], t["status"], _fmt(t[objective]), t["best_epoch"],
+                       t["epochs_run"], t["seconds"], *(_fmt(t[n]) for n in names)]
+                      for t in trials]))
+    sections.append(("Per class (final model, test split)",
+                     ["class", "precision", "recall", "F1", "support"],
+                     [[c["class"], f"{c['precision']:.3f}", f"{c['recall']:.3f}",
+                       f"{c['f1']:.3f}", str(c["support"])] for c in metrics["per_class"]]))
+    if results.get("confidently_wrong"):
+        sections.append(("Most confidently wrong (final model, test split)",
+                         ["text", "true", "predicted", "probability"],
+                         [[w["text"], w["true"], w["predicted"], f"{w['probability']:.3f}"]
+                          for w in results["confidently_wrong"]]))
+    return sections
+
+
+def _candidate_rows(results):
+    details = {"checkpoint": (results["checkpoint"]["trained_on"],
+                              results["checkpoint"]["epochs"])}
+    if results["retrain"]:
+        details["retrained"] = (results["retrain"]["trained_on"], results["retrain"]["epochs"])
+    if results["ensemble"]:
+        details["ensemble"] = (f"{results['ensemble']['members']} trials "
+                               + ", ".join(results["ensemble"]["trial_ids"]), "")
+    rows = []
+    for name, scores in results["candidates"].items():
+        trained_on, epochs = details[name]
+        rows.append([CANDIDATE_NAMES[name], trained_on, str(epochs), f"{scores['accuracy']:.4f}",
+                     f"{scores['macro_f1']:.4f}", _fmt(scores["roc_auc"]),
+                     f"{scores['log_loss']:.4f}", f"{scores['expected_calibration_error']:.4f}"])
+    return rows
 
 
 def _fmt(value):
     try:
         number = float(value)
     except (TypeError, ValueError):
-        return str(value)
+        return "n/a" if value is None else str(value)
     return f"{number:.4g}"
 
 
-def _figure(width, height):
-    """A matplotlib Figure outside pyplot, so a notebook's own plotting state is untouched."""
-    from matplotlib.figure import Figure
-
-    figure = Figure(figsize=(width, height))
-    return figure, figure.subplots()
+def _size(num_bytes):
+    return f"{num_bytes / 1e6:.2f} MB" if num_bytes >= 1e6 else f"{num_bytes / 1e3:.1f} kB"
 
 
-def _png(figure):
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=90, bbox_inches="tight")
-    return buffer.getvalue()
+def _table(header, rows):
+    def line(cells):
+        return "| " + " | ".join(str(c).replace("|", "\\|").replace("\n", " ")
+                                 for c in cells) + " |"
+
+    return "\n".join([line(header), "|" + "---|" * len(header)] + [line(r) for r in rows]) + "\n"
 
 
-def _learning_curves(run_dir, top):
-    from tfopt.tensorboard_logs import read_scalars
-
-    figure, ax = _figure(6, 3.5)
-    for row in top:
-        run = run_dir / "logs" / row["trial_id"] / "execution0"
-        for part, style in (("train", "--o"), ("validation", "-o")):
-            values = read_scalars(run / part, "epoch_accuracy")
-            if values:
-                steps, accuracy = zip(*values)
-                ax.plot(np.asarray(steps) + 1, accuracy, style, markersize=3,
-                        label=f"trial {row['trial_id']} {part}")
-    ax.set_xlabel("epoch")
-    ax.set_ylabel("accuracy")
-    ax.legend(fontsize=7)
-    return _png(figure)
+def _markdown(title, sections):
+    parts = [f"# {title}\n"]
+    parts += [f"## {name}\n\n{_table(header, rows)}" for name, header, rows in sections]
+    return "\n".join(parts)
 
 
-def _importance(importance):
-    figure, ax = _figure(6, 3)
-    if importance:
-        names = list(importance)[::-1]
-        ax.barh(names, [importance[n] for n in names])
-        ax.set_xlabel("share of importance")
-    else:
-        ax.text(0.5, 0.5, "too few completed trials to rank", ha="center", va="center")
-        ax.set_axis_off()
-    return _png(figure)
-
-
-def _confusion(matrix, class_names):
-    matrix = np.asarray(matrix)
-    figure, ax = _figure(5, 4.5)
-    ax.imshow(matrix, cmap="Blues")
-    ticks = range(len(class_names))
-    ax.set_xticks(ticks, class_names, rotation=45, ha="right", fontsize=7)
-    ax.set_yticks(ticks, class_names, fontsize=7)
-    for (i, j), count in np.ndenumerate(matrix):
-        ax.text(j, i, count, ha="center", va="center", fontsize=6,
-                color="white" if count > matrix.max() / 2 else "black")
-    ax.set_xlabel("predicted")
-    ax.set_ylabel("true")
-    return _png(figure)
-
-
-def _calibration(y_true, probabilities):
-    from sklearn.calibration import calibration_curve
-
-    confidence = probabilities.max(axis=1)
-    correct = (probabilities.argmax(axis=1) == y_true).astype(int)
-    accuracy, mean_confidence = calibration_curve(correct, confidence, n_bins=10)
-    figure, ax = _figure(4, 4)
-    ax.plot([0, 1], [0, 1], ":", color="grey", label="perfectly calibrated")
-    ax.plot(mean_confidence, accuracy, "o-", label="best model")
-    ax.set_xlabel("confidence")
-    ax.set_ylabel("accuracy")
-    ax.legend(fontsize=7)
-    return _png(figure)
-
-
-def _markdown(results, sections):
-    lines = [f"# tfopt report: {results['task']} / {results['model']} / {results['tuner']}", ""]
-    for title, header, rows in sections:
-        lines += [f"## {title}", "", "| " + " | ".join(header) + " |",
-                  "|" + "---|" * len(header)]
-        lines += ["| " + " | ".join(row) + " |" for row in rows]
-        lines.append("")
-    lines.append("Plots are inlined in report.html.")
-    return "\n".join(lines) + "\n"
-
-
-def _html(results, sections, figures):
+def _html(title, sections, figures):
     e = html.escape
-    parts = [f"<!doctype html><meta charset='utf-8'><title>tfopt report</title>"
+    parts = ["<!doctype html><meta charset='utf-8'><title>tfopt report</title>"
              "<style>body{font-family:sans-serif;max-width:70em;margin:auto}"
              "table{border-collapse:collapse;font-size:.85em}td,th{border:1px solid #ccc;"
-             "padding:2px 6px}</style>",
-             f"<h1>tfopt report: {e(results['task'])} / {e(results['model'])} / "
-             f"{e(results['tuner'])}</h1>"]
-    for title, header, rows in sections:
-        parts.append(f"<h2>{e(title)}</h2><table><tr>"
+             "padding:2px 6px}</style>", f"<h1>{e(title)}</h1>"]
+    for name, header, rows in sections:
+        parts.append(f"<h2>{e(name)}</h2><table><tr>"
                      + "".join(f"<th>{e(h)}</th>" for h in header) + "</tr>"
-                     + "".join("<tr>" + "".join(f"<td>{e(c)}</td>" for c in row) + "</tr>"
+                     + "".join("<tr>" + "".join(f"<td>{e(str(c))}</td>" for c in row) + "</tr>"
                                for row in rows) + "</table>")
-    for title, png in figures.items():
+    for name, png in figures.items():
         data = base64.b64encode(png).decode()
-        parts.append(f"<h2>{e(title)}</h2><img alt='{e(title)}' src='data:image/png;base64,{data}'>")
+        parts.append(f"<h2>{e(name)}</h2><img alt='{e(name)}' src='data:image/png;base64,{data}'>")
     return "\n".join(parts) + "\n"
-

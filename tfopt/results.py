@@ -1,25 +1,18 @@
-"""What a finished search leaves behind: best model, best hyperparameters, results.json."""
+"""What a finished search leaves behind: results.json, trials.csv, test predictions."""
 
 import csv
 import json
 import time
-import warnings
 
 import numpy as np
-from keras_tuner.engine.tuner import maybe_distribute
 
-from tfopt.data.pipeline import batched, to_dataset
 from tfopt import __version__
 from tfopt.importance import as_markdown, hyperparameter_importance
 from tfopt.loading import RESULTS_FORMAT
-from tfopt.metrics import classification_metrics
-from tfopt.tuners import trial_stats
+from tfopt.metrics import classification_metrics, confidently_wrong
+from tfopt.tuners import trial_stats, tuned_values
 
-
-def predict_probabilities(model, x, y, batch_size=256):
-    """Class probabilities of `model` on raw split arrays (scaled like training data)."""
-    modality = "image" if x.dtype == np.uint8 else "text"
-    return model.predict(batched(to_dataset(x, y, modality), batch_size), verbose=0)
+SUMMARY_METRICS = ("accuracy", "macro_f1", "roc_auc", "log_loss", "expected_calibration_error")
 
 
 def write_summary_text(log_dir, tag, markdown):
@@ -34,8 +27,7 @@ def write_trials_csv(tuner, path):
     """One row per trial: id, status, every hyperparameter, objective, best epoch,
     epochs run and seconds."""
     trials = [tuner.oracle.trials[i] for i in sorted(tuner.oracle.trials)]
-    names = sorted({name for t in trials for name in t.hyperparameters.values
-                    if not name.startswith("tuner/")})
+    names = sorted({name for t in trials for name in tuned_values(t.hyperparameters)})
     stats = trial_stats(tuner)
     objective = tuner.oracle.objective.name
     with open(path, "w", newline="") as f:
@@ -51,29 +43,29 @@ def write_trials_csv(tuner, path):
                              stats.get(t.trial_id, {}).get("seconds", "")])
 
 
-def save_results(tuner, data, config, run_dir, *, started, policy, strategy):
-    """Evaluates the best trial's model on the test split and writes the run's result files.
+def save_results(tuner, data, config, run_dir, *, final_summary, probabilities, exports,
+                 started, policy, strategy):
+    """Writes best_hyperparameters.json, test_predictions.npz, trials.csv and results.json.
+
+    `probabilities` holds the test-split probabilities of each candidate
+    ("checkpoint", "retrained", "ensemble", and "final": the final model on raw
+    inputs); `final_summary` and `exports` come from `tfopt.final.finalize`
+    and `tfopt.export.export_models`.
 
     Returns:
-        (results dict, best hyperparameters, best model)
+        the results dict.
     """
-    best = tuner.oracle.get_best_trials(1)
-    if not best:
-        raise RuntimeError(f"No trial of the search in {run_dir} completed; see the messages above.")
-    best_trial = best[0]
-    best_hp = best_trial.hyperparameters
-    with warnings.catch_warnings():  # the checkpoint's optimizer state is not needed
-        warnings.simplefilter("ignore")
-        best_model = tuner.get_best_models(1)[0]
-    with maybe_distribute(tuner.distribution_strategy):  # saved ready to train on
-        best_model.optimizer.build(best_model.trainable_variables)
-    best_model.save(run_dir / "best_model.keras")
-    hp_values = {k: v for k, v in best_hp.values.items() if not k.startswith("tuner/")}
+    best_trial = tuner.oracle.get_best_trials(1)[0]
+    hp_values = tuned_values(best_trial.hyperparameters)
     (run_dir / "best_hyperparameters.json").write_text(json.dumps(hp_values, indent=2))
-    probabilities = predict_probabilities(best_model, data.x_test, data.y_test)
     np.savez_compressed(run_dir / "test_predictions.npz", y_true=data.y_test,
-                        probabilities=probabilities)
-    test_metrics = classification_metrics(data.y_test, probabilities, data.class_names)
+                        **{f"{name}_probabilities": p for name, p in probabilities.items()})
+    test_metrics = classification_metrics(data.y_test, probabilities["final"], data.class_names)
+    candidates = {}
+    for name in ("checkpoint", "retrained", "ensemble"):
+        if name in probabilities:
+            scores = classification_metrics(data.y_test, probabilities[name], data.class_names)
+            candidates[name] = {key: scores[key] for key in SUMMARY_METRICS}
     write_trials_csv(tuner, run_dir / "trials.csv")
     importance = hyperparameter_importance(list(tuner.oracle.trials.values()), seed=config.seed)
     write_summary_text(run_dir / "logs" / "summary", "hyperparameter_importance",
@@ -85,6 +77,8 @@ def save_results(tuner, data, config, run_dir, *, started, policy, strategy):
         "task": config.task,
         "data_source": data.source,
         "data_sizes": data.sizes(),
+        "modality": data.modality,
+        "class_names": list(data.class_names),
         "model": config.model,
         "tuner": config.tuner,
         "seed": config.seed,
@@ -98,9 +92,18 @@ def save_results(tuner, data, config, run_dir, *, started, policy, strategy):
         "best_validation_score": float(best_trial.score),
         "best_hyperparameters": hp_values,
         "hyperparameter_importance": importance,
+        "final_model": final_summary["final_model"],
         "test_accuracy": test_metrics["accuracy"],
         "test_metrics": test_metrics,
+        "candidates": candidates,
+        "checkpoint": final_summary["checkpoint"],
+        "retrain": final_summary["retrain"],
+        "ensemble": final_summary["ensemble"],
+        "exports": exports,
+        "confidently_wrong": confidently_wrong(data.y_test, probabilities["final"],
+                                               data.raw_test, data.class_names)
+        if data.modality == "text" else None,
         "wall_time_seconds": round(time.time() - started, 1),
     }
     (run_dir / "results.json").write_text(json.dumps(results, indent=2))
-    return results, best_hp, best_model
+    return results

@@ -28,8 +28,7 @@ class _Progress:
         super().on_trial_begin(trial)
         done = len(self.oracle.trials) - 1
         of = f" of {self.planned_trials}" if self.planned_trials else ""
-        values = {k: v for k, v in trial.hyperparameters.values.items()
-                  if not k.startswith("tuner/")}
+        values = tuned_values(trial.hyperparameters)
         epochs = trial.hyperparameters.values.get("tuner/epochs")
         resumed = trial.hyperparameters.values.get("tuner/trial_id")
         note = f", epochs {trial.hyperparameters.values['tuner/initial_epoch']}->{epochs}" \
@@ -56,6 +55,11 @@ class _Progress:
         print(f"[tfopt] trial {self._trial_number} (id {trial.trial_id}) done: "
               f"{self.oracle.objective.name}={score} in "
               f"{seconds:.0f}s; best so far {best_score}", flush=True)
+
+
+def tuned_values(hyperparameters):
+    """The hyperparameter values a user tunes, without keras-tuner's "tuner/..." bookkeeping."""
+    return {k: v for k, v in hyperparameters.values.items() if not k.startswith("tuner/")}
 
 
 def trial_stats(tuner):

@@ -15,7 +15,9 @@ class Splits:
 
     Images are `uint8` arrays `(n, height, width, channels)`; text is an
     `int32` array of token ids `(n, sequence_length)` with its `vocabulary`.
-    Labels are `int32` class indices.
+    Labels are `int32` class indices. `x_test_raw` keeps the test texts as
+    they were before tokenizing (for text tasks), so the final model can be
+    checked on raw input.
     """
 
     x_train: np.ndarray
@@ -28,6 +30,12 @@ class Splits:
     source: str
     modality: str
     vocabulary: list = None
+    x_test_raw: np.ndarray = None
+
+    @property
+    def raw_test(self):
+        """Test inputs as a user would give them: raw texts, or uint8 images."""
+        return self.x_test if self.x_test_raw is None else self.x_test_raw
 
     @property
     def num_classes(self):

@@ -59,6 +59,7 @@ def vectorize(splits, *, max_tokens, sequence_length):
     vectorizer = keras.layers.TextVectorization(
         max_tokens=max_tokens, output_sequence_length=sequence_length)
     vectorizer.adapt(splits.x_train, batch_size=1024)
+    splits.x_test_raw = splits.x_test
     for part in ("train", "val", "test"):
         texts = getattr(splits, f"x_{part}")
         setattr(splits, f"x_{part}", np.asarray(vectorizer(texts), dtype="int32"))

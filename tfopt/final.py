@@ -1,0 +1,207 @@
+"""The final model: the best trials retrained on train+validation for their best
+epoch count, optionally averaged into one ensemble model, with the run's
+preprocessing built in so that raw images or raw strings go in."""
+
+import json
+import time
+import warnings
+
+import keras
+import numpy as np
+from keras_tuner.engine.tuner import maybe_distribute
+
+from tfopt.data.pipeline import batched, to_dataset
+from tfopt.tuners import tuned_values
+
+
+def top_trials(oracle, k):
+    """The `k` best completed trials with distinct hyperparameters.
+
+    Hyperband continues a trial under a new id with the same values; the
+    better of the two stands for both.
+    """
+    picked, seen = [], set()
+    for trial in oracle.get_best_trials(len(oracle.trials)):
+        key = json.dumps(tuned_values(trial.hyperparameters), sort_keys=True, default=str)
+        if key not in seen:
+            seen.add(key)
+            picked.append(trial)
+        if len(picked) == k:
+            break
+    return picked
+
+
+def best_epochs(trial):
+    """Epochs from scratch to the trial's best epoch (early stopping's, not the last)."""
+    return trial.best_step + 1
+
+
+def retrain(hypermodel, hp, train_val, *, epochs, seed, distribution=None, callbacks=(),
+            verbose=0):
+    """A fresh model of `hp`, seeded with `seed`, trained on the unbatched `train_val`."""
+    keras.utils.set_random_seed(seed)
+    with maybe_distribute(distribution):
+        model = hypermodel.build(hp)
+    model.fit(batched(train_val, hypermodel.batch_size(hp), shuffle=True, seed=seed),
+              epochs=epochs, callbacks=list(callbacks), verbose=verbose)
+    return model
+
+
+def average(models, names):
+    """One model with a shared input whose output is the mean of the members' probabilities.
+
+    Saves and reloads as a single `.keras` file; `names` name the members.
+    """
+    if len(models) == 1:
+        return models[0]
+    first = models[0].inputs[0]
+    inputs = keras.Input(first.shape[1:], dtype=first.dtype, name="inputs")
+    members = [keras.Model(m.input, m.output, name=name) for m, name in zip(models, names)]
+    outputs = keras.layers.Average(name="mean_probabilities")([m(inputs) for m in members])
+    return keras.Model(inputs, outputs, name="ensemble")
+
+
+def without_augmentation(network):
+    """A copy of `network` (same weights) with its random augmentation layers replaced by
+    identities. Keras keeps their random ops in the inference graph: an exported
+    SavedModel would augment at serving time, and TensorFlow Lite cannot run them."""
+    def clone(layer):
+        if layer.__class__.__name__.startswith("Random"):
+            return keras.layers.Identity(name=layer.name)
+        return layer.__class__.from_config(layer.get_config())
+
+    copy = keras.models.clone_model(network, clone_function=clone, recursive=True)
+    copy.set_weights(network.get_weights())
+    return copy
+
+
+def with_preprocessing(network, data):
+    """`network` behind the run's own preprocessing: raw uint8/float images of any size
+    (resized, scaled to [0, 1]) or raw strings (tokenized with the run's vocabulary)."""
+    if data.modality == "image":
+        height, width, channels = data.input_shape
+        inputs = keras.Input((None, None, channels), name="image")
+        x = keras.layers.Resizing(height, width, name="resize")(inputs)
+        x = keras.layers.Rescaling(1.0 / 255, name="scale")(x)
+    else:
+        inputs = keras.Input((), dtype="string", name="text")
+        x = keras.layers.TextVectorization(
+            vocabulary=data.vocabulary, output_sequence_length=data.input_shape[0],
+            name="tokenize")(inputs)
+    # training=False is part of the graph: the final model never runs dropout or
+    # batch statistics, however it is called (a served SavedModel passes no `training`).
+    return keras.Model(inputs, network(x, training=False), name="final_model")
+
+
+def predict_probabilities(model, x, y, batch_size=256):
+    """Class probabilities of a network on preprocessed split arrays (scaled like training data)."""
+    modality = "image" if x.dtype == np.uint8 else "text"
+    return model.predict(batched(to_dataset(x, y, modality), batch_size), verbose=0)
+
+
+def predict_raw(model, raw, batch_size=256):
+    """Class probabilities of a `with_preprocessing` model on raw inputs."""
+    import tensorflow as tf
+
+    raw = np.asarray(raw)
+    dataset = tf.data.Dataset.from_tensor_slices(raw if raw.dtype.kind in "US" else
+                                                 raw.astype("float32"))
+    return model.predict(dataset.batch(batch_size), verbose=0)
+
+
+def _accuracy(y, probabilities):
+    return float(np.mean(probabilities.argmax(axis=1) == y))
+
+
+def finalize(tuner, hypermodel, data, *, retrain_best=True, seeds=1, ensemble=1, seed=0,
+             log_dir=None, verbose=1, say=print):
+    """Builds the run's final model and evaluates every candidate on the test split.
+
+    The best trial's keras-tuner checkpoint (trained on train only) is always
+    evaluated. With `retrain_best`, the best trial's hyperparameters are
+    retrained on train+validation for its best epoch count with `seeds`
+    seeds (`seed`, `seed + 1`, ...); with `ensemble` K > 1 the K best distinct
+    trials are retrained too and averaged. Without retraining, the ensemble
+    averages the trials' checkpoints.
+
+    Returns:
+        (final model with preprocessing, its network without (augmentation
+         removed), summary dict, {name: test probabilities})
+    """
+    distribution = tuner.distribution_strategy
+    trials = top_trials(tuner.oracle, ensemble)
+    best = trials[0]
+    with warnings.catch_warnings():  # the checkpoints' optimizer state is not needed
+        warnings.simplefilter("ignore")
+        checkpoints = [tuner.load_model(t) for t in trials]
+    probabilities = {"checkpoint": predict_probabilities(checkpoints[0], data.x_test, data.y_test)}
+    summary = {"checkpoint": {"trial_id": best.trial_id, "trained_on": "train",
+                              "epochs": best_epochs(best),
+                              "test_accuracy": _accuracy(data.y_test,
+                                                         probabilities["checkpoint"])},
+               "retrain": None, "ensemble": None}
+    say(f"[tfopt] best trial {best.trial_id}: checkpoint test_accuracy="
+        f"{summary['checkpoint']['test_accuracy']:.4f} (trained on train only)")
+    members = checkpoints
+    if retrain_best:
+        members, summary["retrain"] = _retrain_trials(
+            hypermodel, trials, data, seeds=seeds, seed=seed, distribution=distribution,
+            log_dir=log_dir, verbose=verbose, say=say)
+        probabilities["retrained"] = summary["retrain"].pop("probabilities")
+    network = average(members, [f"trial_{t.trial_id}" for t in trials])
+    if len(members) > 1:
+        with maybe_distribute(distribution):
+            probabilities["ensemble"] = predict_probabilities(network, data.x_test, data.y_test)
+        summary["ensemble"] = {"trial_ids": [t.trial_id for t in trials],
+                               "members": "retrained" if retrain_best else "checkpoints",
+                               "test_accuracy": _accuracy(data.y_test, probabilities["ensemble"])}
+        say(f"[tfopt] ensemble of trials {', '.join(summary['ensemble']['trial_ids'])}: "
+            f"test_accuracy={summary['ensemble']['test_accuracy']:.4f}")
+    network = without_augmentation(network)
+    final = with_preprocessing(network, data)
+    probabilities["final"] = predict_raw(final, data.raw_test)
+    summary["final_model"] = ("ensemble" if len(members) > 1 else
+                              "retrained" if retrain_best else "checkpoint")
+    return final, network, summary, probabilities
+
+
+def _retrain_trials(hypermodel, trials, data, *, seeds, seed, distribution, log_dir, verbose,
+                    say):
+    """Retrains the best trial with each seed and the other trials with `seed`;
+    returns (one model per trial, the retrain summary)."""
+    x = np.concatenate([data.x_train, data.x_val])
+    y = np.concatenate([data.y_train, data.y_val])
+    train_val = to_dataset(x, y, data.modality)
+    started = time.time()
+    best, models, accuracies = trials[0], [], []
+    runs = [(best, seed + i) for i in range(seeds)] + [(t, seed) for t in trials[1:]]
+    for number, (trial, run_seed) in enumerate(runs, start=1):
+        epochs = best_epochs(trial)
+        say(f"[tfopt] retrain {number} of {len(runs)}: trial {trial.trial_id}'s "
+            f"hyperparameters on train+validation ({len(y):,} examples) for {epochs} epochs "
+            f"(its best), seed {run_seed}")
+        callbacks = []
+        if number == 1 and log_dir is not None:
+            callbacks.append(keras.callbacks.TensorBoard(log_dir=str(log_dir), write_graph=False,
+                                                         profile_batch=0))
+        model = retrain(hypermodel, trial.hyperparameters, train_val, epochs=epochs,
+                        seed=run_seed, distribution=distribution, callbacks=callbacks,
+                        verbose=verbose)
+        if trial is best:
+            probabilities = predict_probabilities(model, data.x_test, data.y_test)
+            accuracies.append(_accuracy(data.y_test, probabilities))
+            say(f"[tfopt] retrained, seed {run_seed}: test_accuracy={accuracies[-1]:.4f}")
+            if len(accuracies) == 1:
+                models.append(model)
+                first_probabilities = probabilities
+        else:
+            models.append(model)
+    return models, {
+        "trial_id": best.trial_id, "trained_on": "train+validation", "train_size": len(y),
+        "epochs": best_epochs(best), "seeds": [s for t, s in runs if t is best],
+        "test_accuracy_per_seed": accuracies,
+        "test_accuracy_mean": float(np.mean(accuracies)),
+        "test_accuracy_std": float(np.std(accuracies, ddof=1)) if len(accuracies) > 1 else 0.0,
+        "seconds": round(time.time() - started, 1),
+        "probabilities": first_probabilities,
+    }
