@@ -11,11 +11,17 @@ TRIALS ?=
 EPOCHS ?=
 OUT ?=
 SEED ?=
+SEEDS ?=
+ENSEMBLE ?=
+EXPORT ?=
+RETRAIN ?=
 PORT ?= 6006
 
 SEARCH_ARGS := --task $(TASK) $(if $(MODEL),--model $(MODEL)) $(if $(TUNER),--tuner $(TUNER)) \
 	$(if $(TRIALS),--max-trials $(TRIALS)) $(if $(EPOCHS),--epochs $(EPOCHS)) \
-	$(if $(OUT),--out $(OUT)) $(if $(SEED),--seed $(SEED)) $(if $(DATA_DIR),--data-dir $(DATA_DIR))
+	$(if $(OUT),--out $(OUT)) $(if $(SEED),--seed $(SEED)) $(if $(DATA_DIR),--data-dir $(DATA_DIR)) \
+	$(if $(SEEDS),--seeds $(SEEDS)) $(if $(ENSEMBLE),--ensemble $(ENSEMBLE)) \
+	$(if $(EXPORT),--export $(EXPORT)) $(if $(filter no,$(RETRAIN)),--no-retrain)
 
 .PHONY: install test test-slow search tasks tensorboard clean
 

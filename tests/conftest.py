@@ -31,12 +31,20 @@ def shared_data_dir():
 
 @pytest.fixture(scope="session")
 def finished_run(tmp_path_factory):
-    """A finished 2-trial random search on digits; tests only read it (copy to change it)."""
+    """A finished 3-trial random search on digits with every final-stage option on
+    (2 seeds, an ensemble of 2, TFLite export); tests only read it (copy to change it)."""
     import tfopt
 
     out = tmp_path_factory.mktemp("runs") / "digits"
-    return tfopt.search("digits", tuner="random", max_trials=2, epochs=2, out=str(out),
-                        verbose=0)
+    return tfopt.search("digits", tuner="random", max_trials=3, epochs=2, out=str(out),
+                        seeds=2, ensemble=2, export=("tflite",), verbose=0)
+
+
+@pytest.fixture(scope="session")
+def digits_data():
+    from tfopt.data.images import load_digits
+
+    return load_digits()
 
 
 def _learnable_images(n, rng):

@@ -13,7 +13,7 @@ from tfopt.cli import main
 def test_search_on_digits_writes_the_run_folder(tmp_path, capsys):
     out = tmp_path / "run"
     assert main(["search", "--task", "digits", "--max-trials", "2", "--epochs", "2",
-                 "--out", str(out), "--seed", "3"]) == 0
+                 "--out", str(out), "--seed", "3", "--no-retrain"]) == 0
     printed = capsys.readouterr().out
     assert "[tfopt] plan: hyperband, up to 2 trials, 4 epochs in all" in printed
     assert "[tfopt] trial 2 of 2" in printed and "best so far" in printed
@@ -25,8 +25,11 @@ def test_search_on_digits_writes_the_run_folder(tmp_path, capsys):
     assert 0.5 < results["best_validation_score"] <= 1.0
     best_hp = json.loads((out / "best_hyperparameters.json").read_text())
     assert best_hp == results["best_hyperparameters"] and "learning_rate" in best_hp
-    assert (out / "best_model.keras").is_file()
-    assert sorted(p.name for p in (out / "logs").iterdir()) == ["0", "1", "summary"]
+    assert results["final_model"] == "checkpoint" and results["retrain"] is None
+    assert results["test_accuracy"] == pytest.approx(results["checkpoint"]["test_accuracy"])
+    assert "retrain" not in printed
+    assert (out / "final_model.keras").is_file() and (out / "saved_model").is_dir()
+    assert sorted(p.name for p in (out / "logs").iterdir()) == ["0", "1", "final", "summary"]
 
 
 def test_tasks_lists_every_task(capsys):
@@ -46,6 +49,11 @@ def test_tasks_lists_every_task(capsys):
     (["search", "--task", "mnist", "--data-dir", "/no/such"], "does not exist"),
     (["search", "--task", "mnist", "--out", "setup.cfg"], "is a file"),
     (["search"], "required: --task"),
+    (["search", "--task", "digits", "--seeds", "0"], "received '0'"),
+    (["search", "--task", "digits", "--ensemble", "three"], "received 'three'"),
+    (["search", "--task", "digits", "--export", "onnx"], "invalid choice: 'onnx'"),
+    (["report", "--compare"], "required: RUN_DIR"),
+    (["predict", "runs/x"], "required: --input"),
     (["frobnicate"], "invalid choice: 'frobnicate'"),
 ])
 def test_bad_input_is_one_line_and_exit_code_2(argv, message, capsys):

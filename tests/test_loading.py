@@ -14,9 +14,9 @@ def test_load_returns_model_hyperparameters_and_results(finished_run):
     loaded = tfopt.load(finished_run.run_dir)
     assert loaded.results == finished_run.results
     assert loaded.best_hyperparameters == finished_run.results["best_hyperparameters"]
-    x = np.zeros((2, 8, 8, 1), "float32")
+    x = np.full((2, 8, 8, 1), 128, "uint8")  # raw pixels: the model scales them itself
     np.testing.assert_allclose(loaded.model.predict(x, verbose=0),
-                               finished_run.best_model.predict(x, verbose=0), rtol=1e-5)
+                               finished_run.model.predict(x, verbose=0), rtol=1e-5)
 
 
 def test_missing_folder(tmp_path):
@@ -40,5 +40,5 @@ def test_unknown_format_is_rejected(finished_run, tmp_path):
     results = json.loads((copy / "results.json").read_text())
     results["format"] = 99
     (copy / "results.json").write_text(json.dumps(results))
-    with pytest.raises(InputError, match="has format 99; this tfopt reads format 1"):
+    with pytest.raises(InputError, match="has format 99; this tfopt reads format 2"):
         tfopt.load(copy)

@@ -37,3 +37,14 @@ def test_calibration_error_of_a_confident_wrong_and_right_pair():
     assert expected_calibration_error(y, p) == pytest.approx(0.4)
     perfectly = np.array([[1.0, 0.0], [0.0, 1.0]])
     assert expected_calibration_error(y, perfectly) == 0.0
+
+
+def test_confidently_wrong_lists_the_surest_mistakes_first():
+    from tfopt.metrics import confidently_wrong
+
+    y = np.array([0, 1, 1, 0])
+    p = np.array([[0.9, 0.1], [0.8, 0.2], [0.4, 0.6], [0.3, 0.7]])
+    wrong = confidently_wrong(y, p, ["w", "x", "y", "z"], ["neg", "pos"])
+    assert wrong == [{"text": "x", "true": "pos", "predicted": "neg", "probability": 0.8},
+                     {"text": "z", "true": "neg", "predicted": "pos", "probability": 0.7}]
+    assert confidently_wrong(y, p, ["w", "x", "y", "z"], ["neg", "pos"], count=1) == wrong[:1]

@@ -26,28 +26,31 @@ def _tags(folder):
 
 
 def test_result_object_has_tuner_best_hp_and_model(digits_run):
-    assert isinstance(digits_run.best_model, keras.Model)
+    assert isinstance(digits_run.model, keras.Model)
     assert digits_run.best_hyperparameters.values == digits_run.tuner.get_best_hyperparameters(
         1)[0].values
     assert digits_run.results["trials_completed"] == 2
     assert digits_run.results["tuner"] == "random"
 
 
-def test_saved_best_model_reloads_and_matches_the_reported_accuracy(digits_run):
+def test_saved_final_model_takes_raw_images_and_matches_the_reported_accuracy(digits_run):
     from tfopt.data.images import load_digits
-    from tfopt.results import predict_probabilities
 
-    model = keras.models.load_model(digits_run.run_dir / "best_model.keras")
+    model = keras.models.load_model(digits_run.run_dir / "final_model.keras")
     data = load_digits()
-    predicted = predict_probabilities(model, data.x_test, data.y_test).argmax(axis=1)
+    predicted = model.predict(data.x_test, verbose=0).argmax(axis=1)  # uint8, unscaled
     assert np.mean(predicted == data.y_test) == pytest.approx(
         digits_run.results["test_accuracy"])
+    assert digits_run.results["final_model"] == "retrained"
+    assert digits_run.results["retrain"]["seeds"] == [0]
 
 
 def test_every_trial_has_scalars_and_hparams(digits_run):
     logs = digits_run.run_dir / "logs"
     trial_ids = sorted(digits_run.tuner.oracle.trials)
-    assert sorted(p.name for p in logs.iterdir()) == trial_ids + ["summary"]
+    assert sorted(p.name for p in logs.iterdir()) == trial_ids + ["final", "summary"]
+    assert {"epoch_loss", "epoch_accuracy"} <= _tags(logs / "final" / "train")
+    assert {"confusion_matrix", "learning_curves"} <= _tags(logs / "final")
     for trial_id in trial_ids:
         run = logs / trial_id / "execution0"
         assert {"epoch_loss", "epoch_accuracy"} <= _tags(run / "train")
@@ -92,7 +95,7 @@ def test_test_metrics_match_the_saved_predictions(digits_run):
     from sklearn.metrics import accuracy_score, confusion_matrix, f1_score
 
     saved = np.load(digits_run.run_dir / "test_predictions.npz")
-    y_pred = saved["probabilities"].argmax(axis=1)
+    y_pred = saved["final_probabilities"].argmax(axis=1)
     reported = json.loads((digits_run.run_dir / "results.json").read_text())["test_metrics"]
     assert reported["accuracy"] == pytest.approx(accuracy_score(saved["y_true"], y_pred))
     assert reported["macro_f1"] == pytest.approx(f1_score(saved["y_true"], y_pred,
@@ -115,16 +118,6 @@ def test_rerun_resumes_and_keeps_finished_trials(digits_run):
                            out=str(digits_run.run_dir), verbose=0)
     assert sorted(resumed.tuner.oracle.trials) == sorted(before["end_order"] + ["2"])
     assert resumed.results["trials_run"] == 3
-
-
-@pytest.mark.data
-def test_transformer_on_mr(shared_data_dir, tmp_path):
-    result = tfopt.search("mr", model="transformer", tuner="random", max_trials=1, epochs=1,
-                          out=str(tmp_path / "mr"), data_dir=str(shared_data_dir), verbose=0)
-    assert result.results["model"] == "transformer"
-    assert result.results["data_sizes"] == {"train": 8635, "val": 960, "test": 1067}
-    assert 10_000 < result.best_model.get_layer("embedding").vocab_size <= 20_000
-    assert result.results["test_accuracy"] > 0.55  # chance is 0.5
 
 
 def test_data_is_loaded_once_per_search(monkeypatch, tmp_path):

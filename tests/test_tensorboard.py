@@ -22,7 +22,7 @@ def served_run(finished_run):
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
     expected = {f"{t}/execution0/{part}" for t in result.tuner.oracle.trials
-                for part in ("train", "validation")}
+                for part in ("train", "validation")} | {"final", "final/train"}
     try:
         deadline = time.monotonic() + 90
         while True:
@@ -71,3 +71,16 @@ def test_hparams_dashboard_lists_every_trial(served_run):
             trial.hyperparameters.values["learning_rate"])
         metrics = {(m["name"]["group"], m["name"]["tag"]) for m in by_name[trial_id]["metricValues"]}
         assert ("validation", "epoch_accuracy") in metrics
+
+
+def test_final_run_has_the_confusion_matrix_and_learning_curves(served_run):
+    result, base = served_run
+    tags = _get(base, "/data/plugin/images/tags")
+    assert {"confusion_matrix", "learning_curves"} <= set(tags["final"])
+    images = _get(base, "/data/plugin/images/images?run=final&tag=confusion_matrix")
+    assert len(images) == 1
+    url = f"{base}/data/plugin/images/individualImage?{images[0]['query']}"
+    png = urllib.request.urlopen(url, timeout=10).read()
+    assert png.startswith(b"\x89PNG")
+    scalars = _get(base, "/data/plugin/scalars/tags")
+    assert {"epoch_loss", "epoch_accuracy"} <= set(scalars["final/train"])

@@ -41,7 +41,10 @@ def export_models(final, network, data, run_dir, *, formats=()):
     rows.append(_row("saved_model", path, data.y_test, _serve(path, data.raw_test)))
     if data.modality == "text":
         (run_dir / "vocabulary.txt").write_text("\n".join(data.vocabulary) + "\n")
-    if "tflite" in formats:
+    if "tflite" not in formats:  # a resumed run's earlier exports would be stale
+        for file_name, _ in TFLITE_VARIANTS.values():
+            (run_dir / file_name).unlink(missing_ok=True)
+    else:
         with tempfile.TemporaryDirectory() as saved:
             network.export(saved, verbose=False)
             for name, (file_name, quantization) in TFLITE_VARIANTS.items():

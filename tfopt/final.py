@@ -3,6 +3,8 @@ epoch count, optionally averaged into one ensemble model, with the run's
 preprocessing built in so that raw images or raw strings go in."""
 
 import json
+import pathlib
+import shutil
 import time
 import warnings
 
@@ -43,7 +45,7 @@ def retrain(hypermodel, hp, train_val, *, epochs, seed, distribution=None, callb
     with maybe_distribute(distribution):
         model = hypermodel.build(hp)
     model.fit(batched(train_val, hypermodel.batch_size(hp), shuffle=True, seed=seed),
-              epochs=epochs, callbacks=list(callbacks), verbose=verbose)
+              epochs=epochs, callbacks=list(callbacks), shuffle=False, verbose=verbose)
     return model
 
 
@@ -129,7 +131,12 @@ def finalize(tuner, hypermodel, data, *, retrain_best=True, seeds=1, ensemble=1,
          removed), summary dict, {name: test probabilities})
     """
     distribution = tuner.distribution_strategy
+    if log_dir is not None and pathlib.Path(log_dir).is_dir():
+        shutil.rmtree(log_dir)  # a resumed run's earlier final stage, replaced below
     trials = top_trials(tuner.oracle, ensemble)
+    if len(trials) < ensemble:
+        say(f"[tfopt] only {len(trials)} completed trial(s) with distinct hyperparameters; "
+            f"the ensemble has {len(trials)} member(s), not {ensemble}")
     best = trials[0]
     with warnings.catch_warnings():  # the checkpoints' optimizer state is not needed
         warnings.simplefilter("ignore")

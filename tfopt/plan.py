@@ -17,13 +17,33 @@ class _StepTimer(keras.callbacks.Callback):
         self.times = [time.perf_counter()]
 
 
-def probe(hypermodel, train, train_size, *, steps=12):
-    """Times the default model: (seconds to build and compile, seconds per epoch).
+def probe(hypermodel, train, train_size, *, samples=3, steps=12, seed=0):
+    """Times the default model and `samples` sampled ones: mean (seconds to build and
+    compile, seconds per epoch) of a trial's model.
 
-    Trains `steps` batches of the default configuration; the first batch
-    carries the tracing cost, the rest give the time per step.
+    Each trains `steps` batches; the first batch carries the tracing cost,
+    the rest give the time per step. Sampled models are the search's
+    typical trial: bigger or smaller than the default, with other batch sizes.
     """
-    hp = kt.HyperParameters()
+    timings = [_time_one(hypermodel, hp, train, train_size, steps)
+               for hp in _probe_configurations(hypermodel, samples, seed)]
+    setups, epochs = zip(*timings)
+    return sum(setups) / len(setups), sum(epochs) / len(epochs)
+
+
+def _probe_configurations(hypermodel, samples, seed):
+    """The default configuration, then `samples` drawn from the search space."""
+    configurations = [kt.HyperParameters()]
+    for i in range(samples):
+        hp = kt.HyperParameters()
+        hypermodel.declare_hyperparameters(hp)
+        for parameter in hp.space:
+            hp.values[parameter.name] = parameter.random_sample(seed + i)
+        configurations.append(hp)
+    return configurations
+
+
+def _time_one(hypermodel, hp, train, train_size, steps):
     started = time.perf_counter()
     model = hypermodel.build(hp)
     batch_size = hypermodel.batch_size(hp)
@@ -52,14 +72,14 @@ def describe(tuner_kind, trials, epochs, setup, epoch_seconds, *, retrain_epochs
     """One paragraph a person can check the search against."""
     search_seconds = trials * setup + epochs * epoch_seconds
     final_seconds = retrain_epochs * epoch_seconds
-    text = (f"[tfopt] plan: {tuner_kind}, up to {trials} trials, {epochs} epochs in all; the "
-            f"default model takes {epoch_seconds:.1f} s an epoch, so about "
+    text = (f"[tfopt] plan: {tuner_kind}, up to {trials} trials, {epochs} epochs in all; a "
+            f"typical model takes {epoch_seconds:.1f} s an epoch, so about "
             f"{_minutes(search_seconds)}")
     if retrain_epochs:
         text += (f", then retraining on train+validation (at most {retrain_epochs:.0f} epochs, "
                  f"about {_minutes(final_seconds)}): about {_minutes(search_seconds + final_seconds)}"
                  " in all")
-    return text + " (early stopping can end trials sooner; bigger models take longer)."
+    return text + " (early stopping can end trials sooner)."
 
 
 def _minutes(seconds):
