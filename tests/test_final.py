@@ -41,6 +41,16 @@ def test_top_trials_skips_hyperbands_continuations_of_the_same_values():
     assert best_epochs(oracle.trials["a"]) == 3
 
 
+def test_members_cut_off_by_hyperband_train_as_long_as_the_best():
+    from tfopt.final import member_epochs
+
+    best, cut_off = _trial("a", 0.9, 1e-3, epochs=9), _trial("c", 0.8, 1e-2, epochs=3)
+    assert member_epochs(cut_off, best) == 9  # still improving at its last epoch
+    cut_off.best_step = 1  # early stopping's best was epoch 2 of 3
+    assert member_epochs(cut_off, best) == 2
+    assert member_epochs(best, best) == 9
+
+
 def test_ensemble_is_the_mean_of_its_members_and_reloads_as_one_file(tmp_path):
     members = [build_vgg((8, 8, 1), 3, blocks=1, filters=4, dense_units=8),
                build_vgg((8, 8, 1), 3, blocks=2, filters=4, dense_units=8)]
@@ -81,10 +91,11 @@ def test_text_preprocessing_tokenizes_raw_strings_with_the_runs_vocabulary(tmp_p
     network = build_textcnn(6, len(data.vocabulary), 2, embedding_dim=8, filters=4)
     final = with_preprocessing(network, data)
     expected = network.predict(data.x_test, verbose=0)
-    np.testing.assert_allclose(final.predict(data.raw_test, verbose=0), expected, rtol=1e-5)
+    raw = np.asarray(data.raw_test, dtype=object)  # Keras takes strings as object arrays
+    np.testing.assert_allclose(final.predict(raw, verbose=0), expected, rtol=1e-5)
     final.save(tmp_path / "text.keras")
     reloaded = keras.models.load_model(tmp_path / "text.keras")
-    np.testing.assert_allclose(reloaded.predict(data.raw_test, verbose=0), expected, rtol=1e-5)
+    np.testing.assert_allclose(reloaded.predict(raw, verbose=0), expected, rtol=1e-5)
 
 
 def test_without_augmentation_keeps_weights_and_drops_random_layers():

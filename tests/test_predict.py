@@ -79,7 +79,7 @@ def test_transformer_on_mr_classifies_raw_text(mr_run, tmp_path):
     lines = ["a gorgeous , moving and funny film .", "", "dull , lifeless and far too long ."]
     rows = predict(mr_run.run_dir, "-", stdin=io.StringIO("\n".join(lines)))
     assert [r[0] for r in rows] == [lines[0], lines[2]]
-    expected = mr_run.model.predict(np.array([lines[0], lines[2]]), verbose=0)
+    expected = mr_run.model.predict(np.array([lines[0], lines[2]], dtype=object), verbose=0)
     assert [r[1] for r in rows] == [["negative", "positive"][i] for i in expected.argmax(1)]
     file = tmp_path / "reviews.txt"
     file.write_text("\n".join(lines))
@@ -95,7 +95,7 @@ def test_mr_lists_the_most_confidently_wrong_texts(mr_run):
     assert [w["probability"] for w in wrong] == sorted((w["probability"] for w in wrong),
                                                        reverse=True)
     texts = [w["text"] for w in wrong]
-    probabilities = mr_run.model.predict(np.array(texts), verbose=0)
+    probabilities = mr_run.model.predict(np.array(texts, dtype=object), verbose=0)
     for w, p in zip(wrong, probabilities):
         assert w["predicted"] != w["true"]
         assert w["predicted"] == ["negative", "positive"][p.argmax()]

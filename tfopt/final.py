@@ -38,6 +38,17 @@ def best_epochs(trial):
     return trial.best_step + 1
 
 
+def member_epochs(trial, best):
+    """Epochs to retrain an ensemble member: its own best epoch, unless Hyperband's budget
+    cut the trial off while it was still improving (best epoch = its last); then at
+    least the best trial's."""
+    epochs = best_epochs(trial)
+    budget = trial.hyperparameters.values.get("tuner/epochs")
+    if budget is not None and epochs >= budget:
+        return max(epochs, best_epochs(best))
+    return epochs
+
+
 def retrain(hypermodel, hp, train_val, *, epochs, seed, distribution=None, callbacks=(),
             verbose=0):
     """A fresh model of `hp`, seeded with `seed`, trained on the unbatched `train_val`."""
@@ -134,13 +145,15 @@ def finalize(tuner, hypermodel, data, *, retrain_best=True, seeds=1, ensemble=1,
     if log_dir is not None and pathlib.Path(log_dir).is_dir():
         shutil.rmtree(log_dir)  # a resumed run's earlier final stage, replaced below
     trials = top_trials(tuner.oracle, ensemble)
+    if not trials:
+        raise RuntimeError("No trial of the search completed; see the messages above.")
     if len(trials) < ensemble:
         say(f"[tfopt] only {len(trials)} completed trial(s) with distinct hyperparameters; "
             f"the ensemble has {len(trials)} member(s), not {ensemble}")
     best = trials[0]
     with warnings.catch_warnings():  # the checkpoints' optimizer state is not needed
         warnings.simplefilter("ignore")
-        checkpoints = [tuner.load_model(t) for t in trials]
+        checkpoints = [tuner.load_model(t) for t in (trials[:1] if retrain_best else trials)]
     probabilities = {"checkpoint": predict_probabilities(checkpoints[0], data.x_test, data.y_test)}
     summary = {"checkpoint": {"trial_id": best.trial_id, "trained_on": "train",
                               "epochs": best_epochs(best),
@@ -161,6 +174,8 @@ def finalize(tuner, hypermodel, data, *, retrain_best=True, seeds=1, ensemble=1,
             probabilities["ensemble"] = predict_probabilities(network, data.x_test, data.y_test)
         summary["ensemble"] = {"trial_ids": [t.trial_id for t in trials],
                                "members": "retrained" if retrain_best else "checkpoints",
+                               "epochs": [member_epochs(t, best) if retrain_best else
+                                          best_epochs(t) for t in trials],
                                "test_accuracy": _accuracy(data.y_test, probabilities["ensemble"])}
         say(f"[tfopt] ensemble of trials {', '.join(summary['ensemble']['trial_ids'])}: "
             f"test_accuracy={summary['ensemble']['test_accuracy']:.4f}")
@@ -183,10 +198,13 @@ def _retrain_trials(hypermodel, trials, data, *, seeds, seed, distribution, log_
     best, models, accuracies = trials[0], [], []
     runs = [(best, seed + i) for i in range(seeds)] + [(t, seed) for t in trials[1:]]
     for number, (trial, run_seed) in enumerate(runs, start=1):
-        epochs = best_epochs(trial)
+        epochs = member_epochs(trial, best)
+        why = "its best" if epochs == best_epochs(trial) else \
+            f"cut off by Hyperband at its best {best_epochs(trial)}: the best trial's"
         say(f"[tfopt] retrain {number} of {len(runs)}: trial {trial.trial_id}'s "
-            f"hyperparameters on train+validation ({len(y):,} examples) for {epochs} epochs "
-            f"(its best), seed {run_seed}")
+            f"hyperparameters on train+validation ({len(y):,} examples) for {epochs} "
+            f"{'epoch' if epochs == 1 else 'epochs'} "
+            f"({why}), seed {run_seed}")
         callbacks = []
         if number == 1 and log_dir is not None:
             callbacks.append(keras.callbacks.TensorBoard(log_dir=str(log_dir), write_graph=False,

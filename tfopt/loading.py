@@ -13,7 +13,8 @@ RESULTS_FORMAT = 2  # bumped when results.json changes incompatibly
 @dataclasses.dataclass
 class LoadedRun:
     """A finished run: `model` (the final keras.Model: raw images or strings in, class
-    probabilities out), `best_hyperparameters` (dict), `results` (dict)."""
+    probabilities out; pass strings as `np.array(texts, dtype=object)` or
+    `tf.constant(texts)`), `best_hyperparameters` (dict), `results` (dict)."""
 
     model: object
     best_hyperparameters: dict

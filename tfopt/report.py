@@ -152,8 +152,9 @@ def _candidate_rows(results):
     if results["retrain"]:
         details["retrained"] = (results["retrain"]["trained_on"], results["retrain"]["epochs"])
     if results["ensemble"]:
-        details["ensemble"] = (f"{results['ensemble']['members']} trials "
-                               + ", ".join(results["ensemble"]["trial_ids"]), "")
+        ensemble = results["ensemble"]
+        details["ensemble"] = (f"{ensemble['members']} trials " + ", ".join(ensemble["trial_ids"]),
+                               ", ".join(map(str, ensemble["epochs"])))
     rows = []
     for name, scores in results["candidates"].items():
         trained_on, epochs = details[name]
