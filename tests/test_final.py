@@ -163,6 +163,7 @@ def test_retrain_summary_and_candidates_match_the_saved_predictions(finished_run
     assert json.loads((finished_run.run_dir / "results.json").read_text()) == results
 
 
+@pytest.mark.filterwarnings("ignore:Skipping variable loading for optimizer")
 def test_checkpoint_accuracy_is_keras_tuners_best_model(finished_run, digits_data):
     model = finished_run.tuner.get_best_models(1)[0]
     accuracy = np.mean(predict_probabilities(model, digits_data.x_test, digits_data.y_test)
