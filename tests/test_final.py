@@ -41,6 +41,13 @@ def test_top_trials_skips_hyperbands_continuations_of_the_same_values():
     assert best_epochs(oracle.trials["a"]) == 3
 
 
+def test_best_epochs_count_from_scratch_for_hyperbands_continued_trials():
+    continued = _trial("e", 0.9, 1e-3, epochs=9)
+    continued.hyperparameters.values["tuner/initial_epoch"] = 3  # resumed another's checkpoint
+    continued.best_step = 4  # keras-tuner counts from the start of this trial's own fit
+    assert best_epochs(continued) == 8
+
+
 def test_members_cut_off_by_hyperband_train_as_long_as_the_best():
     from tfopt.final import member_epochs
 

@@ -34,8 +34,13 @@ def top_trials(oracle, k):
 
 
 def best_epochs(trial):
-    """Epochs from scratch to the trial's best epoch (early stopping's, not the last)."""
-    return trial.best_step + 1
+    """Epochs from scratch to the trial's best epoch (early stopping's, not the last).
+
+    keras-tuner counts `best_step` from the start of the trial's own `fit`; a
+    Hyperband trial that continues another's checkpoint started at
+    `tuner/initial_epoch`, which is added back.
+    """
+    return trial.hyperparameters.values.get("tuner/initial_epoch", 0) + trial.best_step + 1
 
 
 def member_epochs(trial, best):

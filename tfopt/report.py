@@ -111,7 +111,7 @@ def _sections(results, trials):
         ["final model", results["final_model"]],
         ["test accuracy", f"{metrics['accuracy']:.4f}"],
         ["test macro F1", f"{metrics['macro_f1']:.4f}"],
-        ["test ROC-AUC", _fmt(metrics["roc_auc"])],
+        ["test ROC-AUC", _score(metrics["roc_auc"])],
         ["test log-loss", f"{metrics['log_loss']:.4f}"],
         ["expected calibration error", f"{metrics['expected_calibration_error']:.4f}"]]))
     sections.append(("Candidates side by side (test split)",
@@ -159,7 +159,7 @@ def _candidate_rows(results):
     for name, scores in results["candidates"].items():
         trained_on, epochs = details[name]
         rows.append([CANDIDATE_NAMES[name], trained_on, str(epochs), f"{scores['accuracy']:.4f}",
-                     f"{scores['macro_f1']:.4f}", _fmt(scores["roc_auc"]),
+                     f"{scores['macro_f1']:.4f}", _score(scores["roc_auc"]),
                      f"{scores['log_loss']:.4f}", f"{scores['expected_calibration_error']:.4f}"])
     return rows
 
@@ -170,6 +170,10 @@ def _fmt(value):
     except (TypeError, ValueError):
         return "n/a" if value is None else str(value)
     return f"{number:.4g}"
+
+
+def _score(value):
+    return "n/a" if value is None else f"{value:.4f}"
 
 
 def _size(num_bytes):

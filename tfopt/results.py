@@ -7,6 +7,7 @@ import time
 import numpy as np
 
 from tfopt import __version__
+from tfopt.final import best_epochs
 from tfopt.importance import as_markdown, hyperparameter_importance
 from tfopt.loading import RESULTS_FORMAT
 from tfopt.metrics import classification_metrics, confidently_wrong
@@ -24,8 +25,8 @@ def write_summary_text(log_dir, tag, markdown):
 
 
 def write_trials_csv(tuner, path):
-    """One row per trial: id, status, every hyperparameter, objective, best epoch,
-    epochs run and seconds."""
+    """One row per trial: id, status, every hyperparameter, objective, best epoch
+    (counted from scratch, as retraining uses it), epochs run and seconds."""
     trials = [tuner.oracle.trials[i] for i in sorted(tuner.oracle.trials)]
     names = sorted({name for t in trials for name in tuned_values(t.hyperparameters)})
     stats = trial_stats(tuner)
@@ -38,7 +39,7 @@ def write_trials_csv(tuner, path):
             values = t.hyperparameters.values
             scored = t.score is not None
             writer.writerow([t.trial_id, t.status, *(values.get(n, "") for n in names),
-                             t.score if scored else "", t.best_step + 1 if scored else "",
+                             t.score if scored else "", best_epochs(t) if scored else "",
                              stats.get(t.trial_id, {}).get("epochs_run", ""),
                              stats.get(t.trial_id, {}).get("seconds", "")])
 
