@@ -35,6 +35,9 @@ def test_budget_depends_on_data_size():
     (dict(task="mnist", seed=-1), "seed must be a non-negative integer"),
     (dict(task="mnist", strategy="gpu"), "Unknown strategy 'gpu'"),
     (dict(task="mnist", data_dir="/no/such/dir"), "Data directory '/no/such/dir' does not exist"),
+    (dict(task="mnist", seeds=0), "seeds must be a positive integer. Received: seeds=0"),
+    (dict(task="mnist", ensemble=True), "ensemble must be a positive integer"),
+    (dict(task="mnist", export=("onnx",)), "Unknown export 'onnx'. Known exports: tflite."),
 ])
 def test_bad_settings_are_explained(kwargs, message):
     with pytest.raises(InputError) as error:
@@ -61,3 +64,7 @@ def test_out_that_is_a_file_is_rejected(tmp_path):
     (tmp_path / "f").write_text("x")
     with pytest.raises(InputError, match="is a file"):
         SearchConfig(task="digits", out=str(tmp_path / "f")).resolved()
+
+
+def test_a_single_export_name_is_accepted_as_a_string():
+    assert SearchConfig(task="digits", export="tflite").resolved().export == ("tflite",)

@@ -52,7 +52,7 @@ class SearchConfig:
         epochs = _positive("epochs", self.epochs)
         _positive("seeds", self.seeds)
         _positive("ensemble", self.ensemble)
-        export = tuple(self.export or ())
+        export = (self.export,) if isinstance(self.export, str) else tuple(self.export or ())
         for name in export:
             _check_choice("export", name, EXPORTS)
         if not isinstance(self.seed, int) or self.seed < 0:
