@@ -66,13 +66,10 @@ def _serve(path, raw, batch_size=256):
     """Probabilities from the SavedModel's `serve` endpoint, as a serving system would call it."""
     import tensorflow as tf
 
+    from tfopt.final import raw_batches
+
     loaded = tf.saved_model.load(str(path))  # kept alive: `serve` references its variables
-    serve = loaded.serve
-    raw = np.asarray(raw)
-    if raw.dtype.kind not in "US":
-        raw = raw.astype("float32")
-    return np.concatenate([serve(tf.constant(raw[i:i + batch_size])).numpy()
-                           for i in range(0, len(raw), batch_size)])
+    return np.concatenate([loaded.serve(batch).numpy() for batch in raw_batches(raw, batch_size)])
 
 
 def _convert(saved_model_dir, quantization):

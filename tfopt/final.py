@@ -117,14 +117,18 @@ def predict_probabilities(model, x, y, batch_size=256):
     return model.predict(batched(to_dataset(x, y, modality), batch_size), verbose=0)
 
 
-def predict_raw(model, raw, batch_size=256):
-    """Class probabilities of a `with_preprocessing` model on raw inputs."""
+def raw_batches(raw, batch_size=256):
+    """Raw inputs (strings, or images as float32) batched for a `with_preprocessing` model."""
     import tensorflow as tf
 
     raw = np.asarray(raw)
-    dataset = tf.data.Dataset.from_tensor_slices(raw if raw.dtype.kind in "US" else
-                                                 raw.astype("float32"))
-    return model.predict(dataset.batch(batch_size), verbose=0)
+    return tf.data.Dataset.from_tensor_slices(
+        raw if raw.dtype.kind in "USO" else raw.astype("float32")).batch(batch_size)
+
+
+def predict_raw(model, raw, batch_size=256):
+    """Class probabilities of a `with_preprocessing` model on raw inputs."""
+    return model.predict(raw_batches(raw, batch_size), verbose=0)
 
 
 def _accuracy(y, probabilities):
@@ -173,10 +177,12 @@ def finalize(tuner, hypermodel, data, *, retrain_best=True, seeds=1, ensemble=1,
             hypermodel, trials, data, seeds=seeds, seed=seed, distribution=distribution,
             log_dir=log_dir, verbose=verbose, say=say)
         probabilities["retrained"] = summary["retrain"].pop("probabilities")
-    network = average(members, [f"trial_{t.trial_id}" for t in trials])
-    if len(members) > 1:
-        with maybe_distribute(distribution):
-            probabilities["ensemble"] = predict_probabilities(network, data.x_test, data.y_test)
+    with maybe_distribute(distribution):
+        network = without_augmentation(average(members, [f"trial_{t.trial_id}" for t in trials]))
+    final = with_preprocessing(network, data)
+    probabilities["final"] = predict_raw(final, data.raw_test)
+    if len(members) > 1:  # the final model is the ensemble
+        probabilities["ensemble"] = probabilities["final"]
         summary["ensemble"] = {"trial_ids": [t.trial_id for t in trials],
                                "members": "retrained" if retrain_best else "checkpoints",
                                "epochs": [member_epochs(t, best) if retrain_best else
@@ -184,9 +190,6 @@ def finalize(tuner, hypermodel, data, *, retrain_best=True, seeds=1, ensemble=1,
                                "test_accuracy": _accuracy(data.y_test, probabilities["ensemble"])}
         say(f"[tfopt] ensemble of trials {', '.join(summary['ensemble']['trial_ids'])}: "
             f"test_accuracy={summary['ensemble']['test_accuracy']:.4f}")
-    network = without_augmentation(network)
-    final = with_preprocessing(network, data)
-    probabilities["final"] = predict_raw(final, data.raw_test)
     summary["final_model"] = ("ensemble" if len(members) > 1 else
                               "retrained" if retrain_best else "checkpoint")
     return final, network, summary, probabilities

@@ -61,8 +61,9 @@ def read_texts(source, *, stdin=None):
             text = path.read_text(encoding="utf-8")
         except UnicodeDecodeError as error:
             raise InputError(f"--input '{source}' is not UTF-8 text ({error}).") from error
-    lines = [line for line in text.splitlines() if line.strip()]
-    skipped = len(text.splitlines()) - len(lines)
+    all_lines = text.splitlines()
+    lines = [line for line in all_lines if line.strip()]
+    skipped = len(all_lines) - len(lines)
     if skipped:
         print(f"[tfopt] skipped {skipped} empty line(s) of --input {source}", file=sys.stderr)
     if not lines:

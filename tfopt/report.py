@@ -17,8 +17,11 @@ CANDIDATE_NAMES = {"checkpoint": "best trial's checkpoint", "retrained": "best t
                    "ensemble": "ensemble"}
 
 
-def build_report(run_dir):
+def build_report(run_dir, *, tensorboard=False):
     """Writes `report.md` and `report.html` into a finished run folder; returns their paths.
+
+    With `tensorboard`, the confusion matrix and the top trials' learning curves
+    also go to TensorBoard as images under the run `logs/final` (a search does this).
 
     Raises:
         InputError: if `run_dir` is not a finished tfopt run (see `tfopt.load`).
@@ -40,25 +43,16 @@ def build_report(run_dir):
             [t["trial_id"] for t in _by_id(trials)],
             [float(t["seconds"] or 0) for t in _by_id(trials)]),
     }
+    if tensorboard:
+        plots.png_to_tensorboard(run_dir / "logs" / "final", {
+            "confusion_matrix": figures["Confusion matrix (final model, test split)"],
+            "learning_curves": figures["Learning curves of the top trials"]})
     sections = _sections(results, trials)
     md_path, html_path = run_dir / "report.md", run_dir / "report.html"
     title = f"tfopt report: {results['task']} / {results['model']} / {results['tuner']}"
     md_path.write_text(_markdown(title, sections) + "\nPlots are inlined in report.html.\n")
     html_path.write_text(_html(title, sections, figures))
     return md_path, html_path
-
-
-def write_tensorboard_images(run_dir):
-    """The confusion matrix and the top trials' learning curves as images under the
-    TensorBoard run `logs/final`."""
-    run_dir = pathlib.Path(run_dir)
-    results = load_results(run_dir)
-    trials = _sorted_trials(run_dir, results["objective"])
-    plots.png_to_tensorboard(run_dir / "logs" / "final", {
-        "confusion_matrix": plots.confusion(results["test_metrics"]["confusion_matrix"],
-                                            results["class_names"]),
-        "learning_curves": plots.learning_curves(_curves(run_dir, trials[:TOP_CURVES])),
-    })
 
 
 def compare(run_dirs):
@@ -168,7 +162,7 @@ def _fmt(value):
     try:
         number = float(value)
     except (TypeError, ValueError):
-        return "n/a" if value is None else str(value)
+        return str(value)
     return f"{number:.4g}"
 
 

@@ -14,7 +14,7 @@ from tfopt.distribute import choose_strategy, set_mixed_precision, strategy_name
 from tfopt.export import export_models
 from tfopt.final import finalize
 from tfopt.hypermodels import HYPERMODELS
-from tfopt.report import build_report, write_tensorboard_images
+from tfopt.report import build_report
 from tfopt.results import save_results
 from tfopt.tasks import get_task, load_data
 from tfopt.tuners import make_tuner, plan
@@ -112,8 +112,7 @@ def search(task="mnist", model=None, tuner="hyperband", *, max_trials=None, epoc
                            probabilities=probabilities, exports=exports, started=started,
                            policy=policy, strategy=strategy_name(distribution))
     report_started = time.time()
-    build_report(run_dir)
-    write_tensorboard_images(run_dir)
+    build_report(run_dir, tensorboard=True)
     _say(verbose, f"[tfopt] report: {run_dir / 'report.html'} ({time.time() - report_started:.1f} s)")
     _say(verbose, f"[tfopt] done in {results['wall_time_seconds'] / 60:.1f} min: best "
                   f"{results['objective']}={results['best_validation_score']:.4f}; final model "
