@@ -5,6 +5,10 @@ BIN := $(VENV)/bin
 # The shared offline data sets, when this checkout sits beside them.
 DATA_DIR ?= $(abspath $(wildcard ../shared/datasets))
 TASK ?= mnist
+# Your own data (a folder, .csv/.tsv/.jsonl or .npz) instead of TASK, and a search-space file.
+DATA ?=
+SPACE ?=
+INIT_FROM ?=
 MODEL ?=
 TUNER ?=
 TRIALS ?=
@@ -17,7 +21,9 @@ EXPORT ?=
 RETRAIN ?=
 PORT ?= 6006
 
-SEARCH_ARGS := --task $(TASK) $(if $(MODEL),--model $(MODEL)) $(if $(TUNER),--tuner $(TUNER)) \
+SEARCH_ARGS := $(if $(DATA),--data $(DATA),--task $(TASK)) $(if $(SPACE),--space $(SPACE)) \
+	$(if $(INIT_FROM),--init-from $(INIT_FROM)) \
+	$(if $(MODEL),--model $(MODEL)) $(if $(TUNER),--tuner $(TUNER)) \
 	$(if $(TRIALS),--max-trials $(TRIALS)) $(if $(EPOCHS),--epochs $(EPOCHS)) \
 	$(if $(OUT),--out $(OUT)) $(if $(SEED),--seed $(SEED)) $(if $(DATA_DIR),--data-dir $(DATA_DIR)) \
 	$(if $(SEEDS),--seeds $(SEEDS)) $(if $(ENSEMBLE),--ensemble $(ENSEMBLE)) \

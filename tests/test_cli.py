@@ -48,7 +48,16 @@ def test_tasks_lists_every_task(capsys):
     (["search", "--task", "mnist", "--seed", "-4"], "non-negative integer, received '-4'"),
     (["search", "--task", "mnist", "--data-dir", "/no/such"], "does not exist"),
     (["search", "--task", "mnist", "--out", "setup.cfg"], "is a file"),
-    (["search"], "required: --task"),
+    (["search"], "one of the arguments --task --data is required"),
+    (["search", "--task", "mnist", "--data", "x.csv"], "not allowed with argument"),
+    (["search", "--data", "/no/such/folder"], "'/no/such/folder' does not exist"),
+    (["search", "--task", "digits", "--objective", "f1"], "invalid choice: 'f1'"),
+    (["search", "--task", "digits", "--set", "dropout"], "dropout"),
+    (["search", "--task", "digits", "--set", "droput=0.2"], "Did you mean 'dropout'?"),
+    (["search", "--task", "digits", "--set", "learning_rate=1e-2..1e-4:log"], "Empty range"),
+    (["search", "--task", "digits", "--space", "no_such.yaml"], "no_such.yaml"),
+    (["search", "--task", "mr", "--set", "blocks=2"], "Unknown hyperparameter 'blocks'"),
+    (["space", "--model", "vgx"], "Unknown model 'vgx'"),
     (["search", "--task", "digits", "--seeds", "0"], "received '0'"),
     (["search", "--task", "digits", "--ensemble", "three"], "received 'three'"),
     (["search", "--task", "digits", "--export", "onnx"], "invalid choice: 'onnx'"),
@@ -71,3 +80,16 @@ def test_subprocess_smoke_bad_input_has_no_traceback(tmp_path):
     assert done.returncode == 2
     assert done.stderr.strip() == ("tfopt: error: Unknown tuner 'annealing'. Known tuners: "
                                    "bayesian, grid, hyperband, random.")
+
+
+def test_space_prints_the_familys_table_and_yaml(capsys):
+    assert main(["space", "--model", "vgg"]) == 0
+    table = capsys.readouterr().out
+    assert "learning_rate" in table and "1e-4 .. 1e-2, log" in table.replace("0.0001", "1e-4")
+    assert "flip (default False)" in table
+    assert main(["space", "--model", "textcnn", "--format", "yaml"]) == 0
+    import yaml
+
+    space = yaml.safe_load(capsys.readouterr().out)
+    assert space["kernel_sizes"] == ["3,4,5", "2,3,4", "3,5,7"]
+    assert space["learning_rate"]["sampling"] == "log"

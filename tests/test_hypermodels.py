@@ -69,3 +69,49 @@ def test_kernel_sizes_choice_sets_the_branches():
     model = TextCNNHyperModel((12,), 2, vocab_size=50).build(hp)
     assert {layer.name for layer in model.layers if layer.name.startswith("conv")} == {
         "conv2", "conv3", "conv4"}
+
+
+def test_a_custom_build_gets_the_data_shape_and_is_compiled_when_it_is_not():
+    import keras
+
+    from tfopt.hypermodels import CustomHyperModel
+
+    def tiny(hp, input_shape, num_classes):
+        return keras.Sequential([keras.Input(input_shape), keras.layers.Flatten(),
+                                 keras.layers.Dense(hp.Int("units", 4, 8, default=4)),
+                                 keras.layers.Dense(num_classes, activation="softmax")])
+
+    hypermodel = CustomHyperModel(tiny, (8, 8, 1), 3, balanced=True)
+    assert hypermodel.name == "tiny"
+    hp = kt.HyperParameters()
+    model = hypermodel.build(hp)
+    assert model.output_shape == (None, 3) and model.compiled
+    assert hp.values == {"units": 4} and hypermodel.batch_size(hp) == 128
+    import numpy as np
+
+    history = model.fit(np.random.rand(6, 8, 8, 1), np.arange(6) % 3, epochs=1, verbose=0)
+    assert {"accuracy", "balanced_accuracy", "loss"} == set(history.history)
+
+
+def test_a_custom_build_must_return_a_model():
+    from tfopt.errors import InputError
+    from tfopt.hypermodels import CustomHyperModel
+
+    with pytest.raises(InputError, match="must return a keras.Model. Received: dict"):
+        CustomHyperModel(lambda hp: {}, (8, 8, 1), 3).build(kt.HyperParameters())
+    with pytest.raises(InputError, match="a build\\(hp\\) function or a keras_tuner.HyperModel"):
+        CustomHyperModel(42, (8, 8, 1), 3)
+
+
+def test_a_space_may_add_vgg_flips():
+    from tfopt.hypermodels import base_space
+
+    hp, addable = base_space("vgg")
+    assert addable == {"flip": False} and "flip" not in hp.values
+    model = VGGHyperModel((8, 8, 1), 3).build_model(kt.HyperParameters())
+    assert "augmentation" not in [layer.name for layer in model.layers]
+    flips = kt.HyperParameters()
+    flips.Fixed("flip", True)
+    flips.Fixed("augment", 0.1)
+    layers = VGGHyperModel((8, 8, 1), 3).build_model(flips).get_layer("augmentation").layers
+    assert any("Flip" in type(layer).__name__ for layer in layers)

@@ -136,3 +136,26 @@ def test_data_is_loaded_once_per_search(monkeypatch, tmp_path):
                           out=str(tmp_path / "r"), verbose=0)
     assert result.results["trials_run"] == 2 and len(calls) == 1
     assert np.isfinite(result.results["best_validation_score"])
+
+
+def test_a_custom_build_function_gets_the_whole_workflow(tmp_path):
+    def mlp(hp, input_shape, num_classes):
+        model = keras.Sequential([keras.Input(input_shape), keras.layers.Flatten(),
+                                  keras.layers.Dense(hp.Choice("units", [16, 32]),
+                                                     activation="relu"),
+                                  keras.layers.Dense(num_classes, activation="softmax")])
+        model.compile(keras.optimizers.Adam(hp.Float("learning_rate", 1e-3, 1e-2,
+                                                     sampling="log")),
+                      "sparse_categorical_crossentropy", metrics=["accuracy"])
+        return model
+
+    result = tfopt.search("digits", model=mlp, tuner="random", max_trials=2, epochs=3,
+                          out=str(tmp_path / "mine"), verbose=0)
+    assert result.results["model"] == "mlp"
+    assert set(result.best_hyperparameters.values) == {"units", "learning_rate"}
+    assert result.results["final_model"] == "retrained"
+    assert 0.5 < result.results["test_accuracy"] <= 1.0  # chance is 0.1
+    config = json.loads((result.run_dir / "config.json").read_text())
+    assert config["model"] == "custom" and config["custom_model"] == "mlp"
+    reloaded = tfopt.load(result.run_dir)  # raw uint8 images in
+    assert reloaded.model.input_shape == (None, None, None, 1)

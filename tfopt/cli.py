@@ -6,6 +6,7 @@ import sys
 
 from tfopt.errors import InputError
 from tfopt.export import EXPORTS
+from tfopt.tasks import OBJECTIVES
 
 EXIT_BAD_INPUT = 2
 
@@ -39,9 +40,36 @@ def build_parser():
     tasks = commands.add_parser("tasks", help="list the built-in tasks")
     tasks.set_defaults(run=_run_tasks)
 
-    search = commands.add_parser("search", help="tune a model on a task")
-    search.add_argument("--task", required=True, help="built-in task (see `tfopt tasks`)")
-    search.add_argument("--model", help="vgg, textcnn or transformer (default: the task's)")
+    search = commands.add_parser("search", help="tune a model on a task or on your own data")
+    what = search.add_mutually_exclusive_group(required=True)
+    what.add_argument("--task", help="built-in task (see `tfopt tasks`)")
+    what.add_argument("--data", help="your own data: a folder with a sub-folder per class "
+                                     "(images or .txt files, optionally under train/val/test), "
+                                     "a .csv/.tsv/.jsonl file of texts and labels, or an .npz "
+                                     "with x and y (read only, never written to)")
+    search.add_argument("--text-column", help="text column of a CSV/TSV/JSONL (default: inferred)")
+    search.add_argument("--label-column", help="label column of a CSV/TSV/JSONL (default: inferred)")
+    search.add_argument("--image-size", help="resize images to N or HxW pixels (default: the "
+                                             "most common size, at most 128 a side)")
+    search.add_argument("--skip-bad", action="store_true",
+                        help="skip and count unreadable images and empty rows instead of stopping")
+    search.add_argument("--class-weights", action=argparse.BooleanOptionalAction, default=None,
+                        help="balanced class weights (default: on when the largest class has "
+                             "over 3x the examples of the smallest)")
+    search.add_argument("--objective", choices=OBJECTIVES,
+                        help="what trials are ranked by (default val_accuracy; "
+                             "val_balanced_accuracy on imbalanced data)")
+    search.add_argument("--model", help="vgg, textcnn or transformer (default: the task's or "
+                                        "the data's)")
+    search.add_argument("--space", help="YAML or JSON file that narrows, widens, fixes or adds "
+                                        "hyperparameters (see `tfopt space`)")
+    search.add_argument("--init-from", metavar="RUN_DIR",
+                        help="fine-tune a finished run's network on this data (new classifier; "
+                             "frozen blocks and learning rate tuned; compared with training "
+                             "from scratch)")
+    search.add_argument("--set", action="append", default=[], metavar="NAME=VALUES",
+                        help="one hyperparameter: lr=1e-4..1e-2:log, optimizer=adam,adamw or "
+                             "dropout=0.3 (repeatable; wins over --space)")
     search.add_argument("--tuner", default="hyperband", help="hyperband, random, bayesian or grid")
     search.add_argument("--max-trials", type=_positive_int, help="most trials to run")
     search.add_argument("--epochs", type=_positive_int,
@@ -63,6 +91,12 @@ def build_parser():
     search.add_argument("--export", action="append", choices=EXPORTS, default=[],
                         help="also export TensorFlow Lite (float32, dynamic-range int8, float16)")
     search.set_defaults(run=_run_search)
+
+    space = commands.add_parser("space", help="print a model family's search space")
+    space.add_argument("--model", required=True, help="vgg, textcnn or transformer")
+    space.add_argument("--format", choices=("table", "yaml"), default="table",
+                       help="a table, or YAML to start a --space file from")
+    space.set_defaults(run=_run_space)
 
     report = commands.add_parser("report", help="write report.md and report.html for a run, "
                                                 "or compare runs")
@@ -116,19 +150,40 @@ def _run_predict(args):
     return 0
 
 
+def _run_space(args):
+    from tfopt.tasks import MODELS, unknown_name_message
+
+    if args.model not in MODELS:
+        raise InputError(unknown_name_message("model", args.model, MODELS))
+    from tfopt.hypermodels import base_space
+    from tfopt.space import describe_space, format_table, to_yaml
+
+    hp, addable = base_space(args.model)
+    if args.format == "yaml":
+        print(to_yaml(hp), end="")
+    else:
+        print(format_table(describe_space(hp)))
+        if addable:
+            print("\nAlso accepted (not tuned by default): " + ", ".join(
+                f"{name} (default {value})" for name, value in addable.items()))
+    return 0
+
+
 def _run_search(args):
+    settings = {key: value for key, value in vars(args).items()
+                if key not in ("command", "run", "set", "export")}
+    settings["export"] = tuple(args.export)
+    if args.set:
+        from tfopt.space import load_space_file, parse_set
+
+        space = load_space_file(args.space) if args.space else {}
+        settings["space"] = {**space, **parse_set(args.set)}
     from tfopt.config import SearchConfig
 
-    config = SearchConfig(task=args.task, model=args.model, tuner=args.tuner,
-                          max_trials=args.max_trials, epochs=args.epochs, out=args.out,
-                          seed=args.seed, data_dir=args.data_dir, strategy=args.strategy,
-                          mixed_precision=args.mixed_precision, retrain=args.retrain,
-                          seeds=args.seeds, ensemble=args.ensemble, export=tuple(args.export))
-    config.resolved()  # bad names and numbers fail here, before TensorFlow starts
+    SearchConfig(**settings).resolved()  # bad names, numbers and spaces fail before training
     from tfopt.runner import search
 
-    search(**{k: v for k, v in vars(args).items() if k not in ("command", "run", "export")},
-           export=tuple(args.export), verbose=1 if sys.stdout.isatty() else 2)
+    search(**settings, verbose=1 if sys.stdout.isatty() else 2)
     return 0
 
 

@@ -8,8 +8,8 @@ import pathlib
 from tfopt.data.download import resolve_data_dir
 from tfopt.export import EXPORTS
 from tfopt.errors import InputError
-from tfopt.tasks import (MODELS, STRATEGIES, TUNERS, default_budget, get_task,
-                         unknown_name_message)
+from tfopt.tasks import (MODELS, OBJECTIVES, STRATEGIES, TUNERS, default_budget, get_task,
+                         unknown_name_message, user_task)
 
 CONFIG_FILE = "config.json"
 
@@ -18,7 +18,8 @@ CONFIG_FILE = "config.json"
 class SearchConfig:
     """What to search. `resolved()` fills the model and folder; `with_budget` the budget."""
 
-    task: str = "mnist"
+    task: str = None
+    data: str = None
     model: str = None
     tuner: str = "hyperband"
     max_trials: int = None
@@ -32,6 +33,28 @@ class SearchConfig:
     seeds: int = 1
     ensemble: int = 1
     export: tuple = ()
+    text_column: str = None
+    label_column: str = None
+    image_size: object = None
+    skip_bad: bool = False
+    class_weights: bool = None
+    objective: str = None
+    space: dict = None
+    custom_model: str = None
+    init_from: str = None
+
+    @property
+    def name(self):
+        """The task's name, or for own data a name made from the data's path."""
+        return self.task_info().name
+
+    def task_info(self):
+        """The registered `Task`, or one made for the user's data at `data`."""
+        if self.data is None:
+            return get_task(self.task or "mnist")
+        return user_task(self.data, text_column=self.text_column,
+                         label_column=self.label_column, image_size=self.image_size,
+                         skip_bad=self.skip_bad)
 
     def resolved(self):
         """Returns a validated copy with the task's defaults filled in.
@@ -39,13 +62,33 @@ class SearchConfig:
         Raises:
             InputError: naming the bad setting, what was received and what is allowed.
         """
-        task = get_task(self.task)
+        if self.task and self.data:
+            raise InputError(f"Give a built-in task or your own data, not both. Received: "
+                             f"task={self.task!r} and data={self.data!r}.")
+        task = self.task_info()
         model = self.model or task.default_model
-        _check_choice("model", model, MODELS)
-        if MODELS[model] != task.modality:
-            fits = [m for m, kind in MODELS.items() if kind == task.modality]
-            raise InputError(f"Model '{model}' is for {MODELS[model]} data but task "
-                             f"'{task.name}' is {task.modality}. Use one of: {', '.join(fits)}.")
+        if self.custom_model:
+            model = "custom"
+        else:
+            _check_choice("model", model, MODELS)
+            if MODELS[model] != task.modality:
+                fits = [m for m, kind in MODELS.items() if kind == task.modality]
+                raise InputError(f"Model '{model}' is for {MODELS[model]} data but "
+                                 f"{_what(task, self.data)} is {task.modality}. "
+                                 f"Use one of: {', '.join(fits)}.")
+        if self.init_from:
+            model = _source_model(self.init_from, task, self.model, self.custom_model or self.space)
+        if self.objective is not None:
+            _check_choice("objective", self.objective, OBJECTIVES)
+        if self.class_weights not in (None, True, False):
+            raise InputError(f"class_weights must be True, False or None (automatic). "
+                             f"Received: class_weights={self.class_weights!r}")
+        space = _load_space(self.space)
+        if space and self.custom_model:
+            raise InputError("A search space file or --set applies to tfopt's model families; "
+                             "a custom build(hp) declares its own ranges. Remove space=.")
+        if space:
+            validate_space(model, space)
         _check_choice("tuner", self.tuner, TUNERS)
         _check_choice("strategy", self.strategy, STRATEGIES)
         max_trials = _positive("max_trials", self.max_trials)
@@ -59,8 +102,12 @@ class SearchConfig:
             raise InputError(f"seed must be a non-negative integer. Received: seed={self.seed!r}")
         stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
         out = self.out or f"runs/{task.name}-{model}-{self.tuner}-{stamp}"
-        resolved = dataclasses.replace(self, model=model, max_trials=max_trials, epochs=epochs,
-                                       out=str(out), export=export)
+        data, init_from = (str(pathlib.Path(path).expanduser().resolve()) if path else None
+                           for path in (self.data, self.init_from))
+        resolved = dataclasses.replace(self, task=None if data else task.name, data=data,
+                                       model=model, max_trials=max_trials, epochs=epochs,
+                                       out=str(out), export=export, space=space or None,
+                                       init_from=init_from)
         resolved.check_run_dir()
         resolve_data_dir(self.data_dir)
         return resolved
@@ -88,12 +135,13 @@ class SearchConfig:
                     f"--out '{run_dir}' is a non-empty folder that is not a tfopt run; refusing "
                     "to write into it. Choose a new or empty folder.")
             previous = json.loads(saved.read_text())
-            for key in ("task", "model", "tuner"):
+            for key in ("task", "data", "model", "tuner", "space", "init_from"):
                 if previous.get(key) != getattr(self, key):
                     raise InputError(
-                        f"--out '{run_dir}' holds a {previous.get('task')}/{previous.get('model')}/"
-                        f"{previous.get('tuner')} run; this search is {self.task}/{self.model}/"
-                        f"{self.tuner}. Resume it with the same settings or choose a new --out.")
+                        f"--out '{run_dir}' holds a {_label(previous)} run; this search is "
+                        f"{_label(dataclasses.asdict(self))}" +
+                        (" with another search space" if key == "space" else "") +
+                        ". Resume it with the same settings or choose a new --out.")
 
     def prepare_run_dir(self):
         """Creates (or reopens) the run folder and records this configuration in it."""
@@ -105,6 +153,58 @@ class SearchConfig:
             raise InputError(f"Cannot create --out '{run_dir}': {error.strerror}.") from error
         (run_dir / CONFIG_FILE).write_text(json.dumps(dataclasses.asdict(self), indent=2))
         return run_dir
+
+
+def _label(config):
+    """"digits/vgg/hyperband", or "data /path/x/vgg/hyperband" for own data."""
+    what = config.get("task") or f"data {config.get('data')}"
+    return f"{what}/{config.get('model')}/{config.get('tuner')}"
+
+
+def _what(task, data):
+    return f"the data at '{data}'" if data else f"task '{task.name}'"
+
+
+def _source_model(run_dir, task, model, custom):
+    """The model family of the finished run `run_dir` that fine-tuning starts from."""
+    from tfopt.loading import load_results
+
+    source = load_results(run_dir)
+    if custom:
+        raise InputError("init_from fine-tunes the source run's network with its own search "
+                         "space; it does not combine with a custom model or space.")
+    if source["model"] not in MODELS:
+        raise InputError(f"init_from '{run_dir}' is a run of a custom model "
+                         f"({source['model']}); fine-tuning needs a run of "
+                         f"{', '.join(MODELS)}.")
+    if source["modality"] != task.modality:
+        raise InputError(f"init_from '{run_dir}' is a run on {source['modality']} data; "
+                         f"{task.name} is {task.modality}. Fine-tune from a "
+                         f"{task.modality} run.")
+    if model and model != source["model"]:
+        raise InputError(f"init_from '{run_dir}' is a {source['model']} run; fine-tuning keeps "
+                         f"its family. Received: model={model!r}. Leave model unset.")
+    return source["model"]
+
+
+def _load_space(space):
+    """A space file's path (YAML or JSON) or a dict, as a dict."""
+    if space is None or isinstance(space, dict):
+        return dict(space or {})
+    if isinstance(space, (str, pathlib.Path)):
+        from tfopt.space import load_space_file
+
+        return load_space_file(space)
+    raise InputError(f"space must be a YAML/JSON file path or a dict. Received: {space!r}")
+
+
+def validate_space(model, space):
+    """Checks `space` against the family's declared search space (raises InputError)."""
+    from tfopt.hypermodels import base_space
+    from tfopt.space import apply_space
+
+    base, addable = base_space(model)
+    apply_space(space, base, addable=addable)
 
 
 def _check_choice(kind, value, known):

@@ -60,8 +60,9 @@ def retrain(hypermodel, hp, train_val, *, epochs, seed, distribution=None, callb
     keras.utils.set_random_seed(seed)
     with maybe_distribute(distribution):
         model = hypermodel.build(hp)
-    model.fit(batched(train_val, hypermodel.batch_size(hp), shuffle=True, seed=seed),
-              epochs=epochs, callbacks=list(callbacks), shuffle=False, verbose=verbose)
+    train = batched(train_val, hypermodel.batch_size(hp), shuffle=True, seed=seed)
+    hypermodel.fit_batched(hp, model, train, epochs=epochs, callbacks=list(callbacks),
+                           verbose=verbose)
     return model
 
 

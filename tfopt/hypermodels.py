@@ -6,11 +6,14 @@ empty `HyperParameters()` builds the documented baseline. Batch size is tuned
 in `fit`.
 """
 
+import inspect
+
 import keras
 import keras_tuner as kt
 
 from tfopt.data.pipeline import batched
-from tfopt.models import build_textcnn, build_transformer, build_vgg
+from tfopt.errors import InputError
+from tfopt.models import BalancedAccuracy, build_textcnn, build_transformer, build_vgg
 
 OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop")
 
@@ -32,13 +35,25 @@ class FamilyHyperModel(kt.HyperModel):
     learning_rates = (1e-4, 1e-2, 1e-3)  # min, max (log scale), default
 
     def __init__(self, input_shape, num_classes, *, loss="sparse_categorical_crossentropy",
-                 metrics=("accuracy",), shuffle_seed=None, **kwargs):
-        super().__init__(name=self.factory.__name__.replace("build_", ""), **kwargs)
+                 metrics=("accuracy",), shuffle_seed=None, class_weight=None, balanced=False,
+                 name=None, **kwargs):
+        """`balanced` adds `BalancedAccuracy` to the metrics; `class_weight` goes to `fit`."""
+        super().__init__(name=name or self.factory.__name__.replace("build_", ""), **kwargs)
         self.input_shape = tuple(input_shape)
         self.num_classes = int(num_classes)
         self.loss = loss
         self.metrics = list(metrics)
         self.shuffle_seed = shuffle_seed
+        self.class_weight = class_weight
+        self.balanced = balanced
+
+    def compile_metrics(self):
+        """The metrics of a new model (fresh metric objects for every model)."""
+        return self.metrics + ([BalancedAccuracy(self.num_classes)] if self.balanced else [])
+
+    def addable(self):
+        """Factory keyword arguments a search space may add as hyperparameters: {name: default}."""
+        return {}
 
     def model_kwargs(self, hp):
         raise NotImplementedError
@@ -49,7 +64,8 @@ class FamilyHyperModel(kt.HyperModel):
 
     def build(self, hp):
         model = self.build_model(hp)
-        model.compile(optimizer=self._optimizer(hp), loss=self.loss, metrics=self.metrics)
+        model.compile(optimizer=self._optimizer(hp), loss=self.loss,
+                      metrics=self.compile_metrics())
         return model
 
     def declare_hyperparameters(self, hp):
@@ -78,8 +94,14 @@ class FamilyHyperModel(kt.HyperModel):
         train = batched(x, batch_size, shuffle=True, seed=self.shuffle_seed)
         if validation_data is not None:
             validation_data = batched(validation_data, batch_size)
-        return model.fit(train, *args, validation_data=validation_data, shuffle=False,
-                         **kwargs)
+        return self.fit_batched(hp, model, train, *args, validation_data=validation_data,
+                                **kwargs)
+
+    def fit_batched(self, hp, model, train, *args, **kwargs):
+        """`model.fit` on batched data, with the class weights when there are any."""
+        if self.class_weight:
+            kwargs.setdefault("class_weight", self.class_weight)
+        return model.fit(train, *args, shuffle=False, **kwargs)
 
 
 class VGGHyperModel(FamilyHyperModel):
@@ -118,8 +140,11 @@ class VGGHyperModel(FamilyHyperModel):
             augment=hp.Float("augment", 0.0, 0.1, step=0.05, default=0.0),
         )
 
+    def addable(self):
+        return {"flip": self.flip}
+
     def build_model(self, hp):
-        return build_vgg(self.input_shape, self.num_classes, flip=self.flip,
+        return build_vgg(self.input_shape, self.num_classes, flip=hp.values.get("flip", self.flip),
                          **self.model_kwargs(hp))
 
 
@@ -200,5 +225,82 @@ class TransformerHyperModel(TextHyperModel):
         )
 
 
+class CustomHyperModel(FamilyHyperModel):
+    """A user's `build(hp)` function or `keras_tuner.HyperModel`, fed by tfopt.
+
+    `build` may also take `input_shape` and `num_classes` keyword arguments
+    (the data's: images scaled to [0, 1], or token ids). A model it returns
+    uncompiled is compiled with Adam (learning rate 1e-3) and the task's loss
+    and metrics. Batch size is the `batch_size` hp when `build` declares one,
+    else 128. A `HyperModel`'s own `fit` gets the batched data.
+    """
+
+    default_batch_size = 128
+
+    def __init__(self, user, input_shape, num_classes, **kwargs):
+        if not (isinstance(user, kt.HyperModel) or callable(user)):
+            raise InputError(f"model must be a family name, a build(hp) function or a "
+                             f"keras_tuner.HyperModel. Received: {user!r}")
+        self.user = user
+        name = getattr(user, "__name__", None) or getattr(user, "name", None) or type(user).__name__
+        super().__init__(input_shape, num_classes, name=name, **kwargs)
+
+    def build_model(self, hp):
+        build = self.user.build if isinstance(self.user, kt.HyperModel) else self.user
+        parameters = inspect.signature(build).parameters
+        extra = {key: value for key, value in (("input_shape", self.input_shape),
+                                                ("num_classes", self.num_classes))
+                 if key in parameters}
+        model = build(hp, **extra)
+        if not isinstance(model, keras.Model):
+            raise InputError(f"The custom build(hp) must return a keras.Model. "
+                             f"Received: {type(model).__name__}")
+        return model
+
+    def build(self, hp):
+        model = self.build_model(hp)
+        if not getattr(model, "compiled", False):
+            model.compile(optimizer=keras.optimizers.Adam(1e-3), loss=self.loss,
+                          metrics=self.compile_metrics())
+        return model
+
+    def declare_hyperparameters(self, hp):
+        self.build_model(hp)
+        keras.backend.clear_session()
+
+    def batch_size(self, hp):
+        return hp.values.get("batch_size", self.default_batch_size)
+
+    def fit_batched(self, hp, model, train, *args, **kwargs):
+        if isinstance(self.user, kt.HyperModel) and type(self.user).fit is not kt.HyperModel.fit:
+            if self.class_weight:
+                kwargs.setdefault("class_weight", self.class_weight)
+            return self.user.fit(hp, model, train, *args, **kwargs)
+        return super().fit_batched(hp, model, train, *args, **kwargs)
+
+
 HYPERMODELS = {"vgg": VGGHyperModel, "textcnn": TextCNNHyperModel,
                "transformer": TransformerHyperModel}
+
+
+def base_space(model):
+    """A family's whole declared search space, and what a space file may add:
+    (`kt.HyperParameters`, {name: default})."""
+    from tfopt.tasks import MODELS
+
+    kwargs = {} if MODELS[model] == "image" else {"vocab_size": 100}
+    hypermodel = HYPERMODELS[model]((32, 32, 1) if MODELS[model] == "image" else (16,), 2,
+                                    **kwargs)
+    hp = kt.HyperParameters()
+    hypermodel.declare_hyperparameters(hp)
+    return hp, hypermodel.addable()
+
+
+def make_hypermodel(model, data, *, custom=None, flip=False, **kwargs):
+    """The search's HyperModel: a family's (by name) or the user's `custom` build/HyperModel,
+    on `data`'s shape; `kwargs` go to `FamilyHyperModel` (loss, metrics, class_weight,
+    balanced, shuffle_seed)."""
+    if custom is not None:
+        return CustomHyperModel(custom, data.input_shape, data.num_classes, **kwargs)
+    extra = {"flip": flip} if data.modality == "image" else {"vocab_size": len(data.vocabulary)}
+    return HYPERMODELS[model](data.input_shape, data.num_classes, **kwargs, **extra)

@@ -17,26 +17,31 @@ class _StepTimer(keras.callbacks.Callback):
         self.times = [time.perf_counter()]
 
 
-def probe(hypermodel, train, train_size, *, samples=3, steps=12, seed=0):
+def probe(hypermodel, train, train_size, *, samples=3, steps=12, seed=0, space=None):
     """Times the default model and `samples` sampled ones: mean (seconds to build and
     compile, seconds per epoch) of a trial's model.
 
     Each trains `steps` batches; the first batch carries the tracing cost,
     the rest give the time per step. Sampled models are the search's
     typical trial: bigger or smaller than the default, with other batch sizes.
+    `space` holds the user's ranges (`tfopt.space.apply_space`), if any.
     """
     timings = [_time_one(hypermodel, hp, train, train_size, steps)
-               for hp in _probe_configurations(hypermodel, samples, seed)]
+               for hp in _probe_configurations(hypermodel, samples, seed, space)]
     setups, epochs = zip(*timings)
     return sum(setups) / len(setups), sum(epochs) / len(epochs)
 
 
-def _probe_configurations(hypermodel, samples, seed):
+def _probe_configurations(hypermodel, samples, seed, space=None):
     """The default configuration, then `samples` drawn from the search space."""
-    configurations = [kt.HyperParameters()]
-    for i in range(samples):
-        hp = kt.HyperParameters()
+    def declared():
+        hp = space.copy() if space is not None else kt.HyperParameters()
         hypermodel.declare_hyperparameters(hp)
+        return hp
+
+    configurations = [declared()]
+    for i in range(samples):
+        hp = declared()
         for parameter in hp.space:
             hp.values[parameter.name] = parameter.random_sample(seed + i)
         configurations.append(hp)

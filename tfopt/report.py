@@ -4,6 +4,7 @@
 import base64
 import csv
 import html
+import json
 import pathlib
 
 import numpy as np
@@ -100,6 +101,7 @@ def _sections(results, trials):
         "task", "data_source", "data_sizes", "model", "tuner", "seed", "strategy",
         "dtype_policy", "trials_run", "trials_failed", "final_model", "wall_time_seconds",
         "tfopt_version")])]
+    sections += _data_sections(results)
     sections.append(("Final model (test split)", ["measure", "value"], [
         ["best validation " + objective, f"{results['best_validation_score']:.4f}"],
         ["final model", results["final_model"]],
@@ -137,6 +139,36 @@ def _sections(results, trials):
                          ["text", "true", "predicted", "probability"],
                          [[w["text"], w["true"], w["predicted"], f"{w['probability']:.3f}"]
                           for w in results["confidently_wrong"]]))
+    return sections
+
+
+def _data_sections(results):
+    """What the search inferred from the data, the user's space, fine-tuning vs scratch."""
+    sections = []
+    inferred = results.get("inferred")
+    if inferred:
+        weights = inferred["class_weight"] or {}
+        rows = [[name, str(count), f"{weights[str(i)]:.3f}" if weights else "off"]
+                for i, (name, count) in enumerate(inferred["class_counts"].items())]
+        sections.append((f"Data: imbalance {inferred['imbalance_ratio']:.1f}:1, objective "
+                         f"{inferred['objective']}", ["class", "training examples",
+                                                      "class weight"], rows))
+    if results.get("data_notes"):
+        sections.append(("Data notes", ["note"], [[note] for note in results["data_notes"]]))
+    if results.get("space"):
+        sections.append(("Your search space", ["hyperparameter", "given as"],
+                         [[name, json.dumps(value)] for name, value in results["space"].items()]))
+    finetune = results.get("init_from")
+    if finetune:
+        scratch = finetune["scratch"]
+        sections.append((f"Fine-tuned from {finetune['run']} vs from scratch (test split)",
+                         ["model", "epochs", "test accuracy"], [
+                             [f"fine-tuned {finetune['source_model']} ({finetune['source_task']}"
+                              f"), {finetune['frozen_blocks']} of {len(finetune['blocks'])} "
+                              "blocks frozen", str(finetune["epochs"]),
+                              f"{finetune['test_accuracy']:.4f}"],
+                             ["same architecture from scratch (source's best hyperparameters)",
+                              str(scratch["epochs"]), f"{scratch['test_accuracy']:.4f}"]]))
     return sections
 
 

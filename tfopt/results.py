@@ -45,13 +45,14 @@ def write_trials_csv(tuner, path):
 
 
 def save_results(tuner, data, config, run_dir, *, final_summary, probabilities, exports,
-                 started, policy, strategy):
+                 started, policy, strategy, settings=None, init_from=None):
     """Writes best_hyperparameters.json, test_predictions.npz, trials.csv and results.json.
 
     `probabilities` holds the test-split probabilities of each candidate
     ("checkpoint", "retrained", "ensemble", and "final": the final model on raw
     inputs); `final_summary` and `exports` come from `tfopt.final.finalize`
-    and `tfopt.export.export_models`.
+    and `tfopt.export.export_models`; `settings` from `tfopt.data.profile.infer_settings`;
+    `init_from` is the fine-tuning vs from-scratch comparison, if any.
 
     Returns:
         the results dict.
@@ -75,12 +76,17 @@ def save_results(tuner, data, config, run_dir, *, final_summary, probabilities, 
     results = {
         "format": RESULTS_FORMAT,
         "tfopt_version": __version__,
-        "task": config.task,
+        "task": config.name,
+        "data": config.data,
         "data_source": data.source,
+        "data_notes": list(data.notes),
+        "inferred": settings,
+        "space": config.space,
+        "init_from": init_from,
         "data_sizes": data.sizes(),
         "modality": data.modality,
         "class_names": list(data.class_names),
-        "model": config.model,
+        "model": config.custom_model or config.model,
         "tuner": config.tuner,
         "seed": config.seed,
         "strategy": strategy,

@@ -6,6 +6,7 @@ import time
 
 import keras
 
+from tfopt import finetune
 from tfopt import plan as plan_module
 from tfopt.callbacks import trial_callbacks
 from tfopt.config import SearchConfig
@@ -13,10 +14,12 @@ from tfopt.data.pipeline import to_dataset
 from tfopt.distribute import choose_strategy, set_mixed_precision, strategy_name
 from tfopt.export import export_models
 from tfopt.final import finalize
-from tfopt.hypermodels import HYPERMODELS
+from tfopt.data.profile import describe_settings, infer_settings
+from tfopt.hypermodels import base_space, make_hypermodel
 from tfopt.report import build_report
 from tfopt.results import save_results
-from tfopt.tasks import get_task, load_data
+from tfopt.space import apply_space
+from tfopt.tasks import load_data
 from tfopt.tuners import make_tuner, plan
 
 
@@ -32,16 +35,36 @@ class SearchResult:
     run_dir: object
 
 
-def search(task="mnist", model=None, tuner="hyperband", *, max_trials=None, epochs=None,
-           out=None, seed=0, data_dir=None, strategy="auto", mixed_precision=False,
-           retrain=True, seeds=1, ensemble=1, export=(), verbose=1):
-    """Tunes a model family on a task and returns a `SearchResult`.
+def search(task=None, model=None, tuner="hyperband", *, data=None, text_column=None,
+           label_column=None, image_size=None, skip_bad=False, space=None, class_weights=None,
+           objective=None, max_trials=None, epochs=None, out=None, seed=0, data_dir=None,
+           strategy="auto", mixed_precision=False, retrain=True, seeds=1, ensemble=1,
+           export=(), init_from=None, verbose=1):
+    """Tunes a model on a built-in task or on your own data and returns a `SearchResult`.
 
     Args:
         task: a name from `tfopt.TASKS` ("mnist", "fashion_mnist", "cifar10",
-            "digits", "mr", "imdb").
-        model: "vgg", "textcnn" or "transformer"; defaults to the task's family.
+            "digits", "mr", "imdb"); "mnist" when neither task nor data is given.
+        model: "vgg", "textcnn" or "transformer" (default: the task's or the data's
+            family), or your own `build(hp)` function or `keras_tuner.HyperModel`
+            (see `tfopt.hypermodels.CustomHyperModel`).
         tuner: "hyperband" (default), "random", "bayesian" or "grid".
+        data: your own data instead of a task: a folder with one sub-folder per
+            class (images, or .txt files), optionally under train/val/test; a
+            CSV, TSV or JSONL file of texts and labels; or an .npz with x and y.
+            Nothing in it is written or moved.
+        text_column, label_column: the columns of a CSV/TSV/JSONL file (inferred
+            when obvious).
+        image_size: resize images to this size: 64, "64x48" or (64, 48)
+            (default: the most common size, at most 128 pixels a side).
+        skip_bad: skip (and count) unreadable images and empty rows instead of stopping.
+        space: a YAML/JSON file or a dict that narrows, widens, fixes or adds
+            hyperparameters, e.g. {"learning_rate": {"min": 1e-4, "max": 1e-2,
+            "sampling": "log"}, "optimizer": ["adam", "adamw"], "dropout": 0.3}.
+        class_weights: None turns balanced class weights on for imbalanced data
+            (largest class over 3x the smallest); True or False forces them.
+        objective: "val_accuracy", "val_balanced_accuracy" (default on imbalanced
+            data) or "val_loss".
         max_trials: most trials to run (default: the task's budget).
         epochs: epochs per trial (`max_epochs` for hyperband; default: the task's).
         out: run folder (default `runs/<task>-<model>-<tuner>-<time>`); an
@@ -56,43 +79,70 @@ def search(task="mnist", model=None, tuner="hyperband", *, max_trials=None, epoc
         ensemble: average the K best trials' (retrained) models into the final model.
         export: extra exports, e.g. ("tflite",) for TensorFlow Lite float32,
             dynamic-range int8 and float16 files.
+        init_from: a finished run folder whose trained network is fine-tuned on
+            this data (new classifier; frozen blocks and learning rate tuned);
+            the report compares it with the same architecture from scratch.
         verbose: 0 silent, 1 progress bars, 2 one line per epoch.
 
     Example:
         >>> result = tfopt.search("digits", max_trials=2, epochs=2)
+        >>> result = tfopt.search(data="reviews.csv", space={"dropout": 0.3})
         >>> result.results["test_accuracy"]
         >>> result.model.predict(raw_images_or_strings)
     """
     started = time.time()
-    config = SearchConfig(task=task, model=model, tuner=tuner, max_trials=max_trials,
-                          epochs=epochs, out=out, seed=seed, data_dir=data_dir,
-                          strategy=strategy, mixed_precision=mixed_precision,
-                          retrain=retrain, seeds=seeds, ensemble=ensemble,
-                          export=export).resolved()
-    task_info = get_task(config.task)
+    custom = None if model is None or isinstance(model, str) else model
+    config = SearchConfig(task=task, data=data, model=None if custom else model, tuner=tuner,
+                          max_trials=max_trials, epochs=epochs, out=out, seed=seed,
+                          data_dir=data_dir, strategy=strategy, mixed_precision=mixed_precision,
+                          retrain=retrain, seeds=seeds, ensemble=ensemble, export=export,
+                          text_column=text_column, label_column=label_column,
+                          image_size=image_size, skip_bad=skip_bad, class_weights=class_weights,
+                          objective=objective, space=space, init_from=init_from,
+                          custom_model=custom_name(custom)).resolved()
+    task_info = config.task_info()
     keras.utils.set_random_seed(config.seed)
     policy = set_mixed_precision(config.mixed_precision)
     distribution = choose_strategy(config.strategy)
 
-    data = load_data(task_info, config.data_dir)
+    source = finetune.load_source(config.init_from) if config.init_from else None
+    data = load_data(task_info, config.data_dir, **finetune.source_vocabulary(source))
+    if source and data.modality == "image":
+        data.notes += finetune.match_images(data, source[0].input_shape[1:])
+    settings = infer_settings(data, class_weights=config.class_weights,
+                              objective=config.objective)
     config = config.with_budget(len(data.y_train))
     run_dir = config.prepare_run_dir()
     _say(verbose, f"[tfopt] data: {data.source}; splits {data.sizes()}, "
                   f"{data.num_classes} classes, input {data.input_shape}")
+    for line in describe_settings(data, settings, config.model, model_given=bool(model)):
+        _say(verbose, line)
     train = to_dataset(data.x_train, data.y_train, data.modality)
     val = to_dataset(data.x_val, data.y_val, data.modality)
 
-    extra = {"flip": task_info.flip} if data.modality == "image" else \
-        {"vocab_size": len(data.vocabulary)}
-    hypermodel = HYPERMODELS[config.model](
-        data.input_shape, data.num_classes, loss=task_info.loss, metrics=task_info.metrics,
-        shuffle_seed=config.seed, **extra)
-    kt_tuner = make_tuner(config.tuner, hypermodel, objective=task_info.objective,
+    common = dict(loss=task_info.loss, metrics=task_info.metrics,
+                  balanced=settings["objective"] == "val_balanced_accuracy",
+                  class_weight=settings["class_weight"], shuffle_seed=config.seed)
+    if source:
+        hypermodel = finetune.FineTuneHyperModel(source[0], data.num_classes, **common)
+        _say(verbose, f"[tfopt] fine-tuning {config.init_from}'s {source[0].name} network "
+                      f"(blocks {', '.join(hypermodel.blocks)}); new {data.num_classes}-class "
+                      "classifier")
+    else:
+        hypermodel = make_hypermodel(config.model, data, custom=custom, flip=task_info.flip,
+                                     **common)
+    space = None
+    if config.space:
+        base, addable = base_space(config.model)
+        space = apply_space(config.space, base, addable=addable)
+        _say(verbose, "[tfopt] search space: your ranges for "
+                      + ", ".join(sorted(config.space)) + "; the rest as the family's")
+    kt_tuner = make_tuner(config.tuner, hypermodel, objective=settings["objective"],
                           directory=run_dir, max_trials=config.max_trials,
                           epochs=config.epochs, seed=config.seed,
-                          distribution_strategy=distribution)
+                          distribution_strategy=distribution, hyperparameters=space)
     trials, total_epochs = plan(kt_tuner, config.epochs)
-    setup, epoch_seconds = plan_module.probe(hypermodel, train, len(data.y_train))
+    setup, epoch_seconds = plan_module.probe(hypermodel, train, len(data.y_train), space=space)
     _say(verbose, f"[tfopt] run folder: {run_dir}; strategy {strategy_name(distribution)}, "
                   f"dtype {policy}")
     retrain_epochs = plan_module.retrain_epochs(config, len(data.y_train) + len(data.y_val),
@@ -101,16 +151,21 @@ def search(task="mnist", model=None, tuner="hyperband", *, max_trials=None, epoc
                                        retrain_epochs=retrain_epochs))
 
     kt_tuner.search(train, validation_data=val, epochs=config.epochs,
-                    callbacks=trial_callbacks(run_dir / "logs", objective=task_info.objective),
+                    callbacks=trial_callbacks(run_dir / "logs", objective=settings["objective"]),
                     verbose=verbose)
     final, network, final_summary, probabilities = finalize(
         kt_tuner, hypermodel, data, retrain_best=config.retrain, seeds=config.seeds,
         ensemble=config.ensemble, seed=config.seed, log_dir=run_dir / "logs" / "final",
         verbose=verbose, say=functools.partial(_say, verbose))
     exports = export_models(final, network, data, run_dir, formats=config.export)
+    comparison = None
+    if source:
+        comparison = _compare_with_scratch(source, hypermodel, kt_tuner, data, final_summary,
+                                           config, task_info, verbose)
     results = save_results(kt_tuner, data, config, run_dir, final_summary=final_summary,
                            probabilities=probabilities, exports=exports, started=started,
-                           policy=policy, strategy=strategy_name(distribution))
+                           policy=policy, strategy=strategy_name(distribution),
+                           settings=settings, init_from=comparison)
     report_started = time.time()
     build_report(run_dir, tensorboard=True)
     _say(verbose, f"[tfopt] report: {run_dir / 'report.html'} ({time.time() - report_started:.1f} s)")
@@ -120,6 +175,33 @@ def search(task="mnist", model=None, tuner="hyperband", *, max_trials=None, epoc
                   f"{data.sizes()['test']} test examples; results in {run_dir}")
     best_hp = kt_tuner.oracle.get_best_trials(1)[0].hyperparameters
     return SearchResult(kt_tuner, best_hp, final, results, run_dir)
+
+
+def _compare_with_scratch(source, hypermodel, tuner, data, final_summary, config, task_info,
+                          verbose):
+    """Trains the source's architecture from scratch on this data: the fine-tuning baseline."""
+    network, run = source
+    best = tuner.oracle.get_best_trials(1)[0].hyperparameters.values
+    tuned = final_summary["retrain"] or final_summary["checkpoint"]
+    source_epochs = (run.results["retrain"] or run.results["checkpoint"])["epochs"]
+    epochs = max(tuned["epochs"], source_epochs)
+    _say(verbose, f"[tfopt] baseline: {run.results['model']} with the source's best "
+                  f"hyperparameters from scratch on train+validation for {epochs} epochs")
+    scratch = finetune.train_from_scratch(run, data, epochs=epochs, seed=config.seed,
+                                          loss=task_info.loss, metrics=task_info.metrics)
+    _say(verbose, f"[tfopt] from scratch: test_accuracy={scratch['test_accuracy']:.4f}")
+    return {"run": str(config.init_from), "source_task": run.results["task"],
+            "source_model": run.results["model"], "blocks": hypermodel.blocks,
+            "frozen_blocks": best["frozen_blocks"], "epochs": tuned["epochs"],
+            "test_accuracy": tuned.get("test_accuracy_mean", tuned.get("test_accuracy")),
+            "scratch": scratch}
+
+
+def custom_name(custom):
+    """A name for the user's build function or HyperModel (None when there is none)."""
+    if custom is None:
+        return None
+    return getattr(custom, "__name__", None) or type(custom).__name__
 
 
 def _say(verbose, message):

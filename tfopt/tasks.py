@@ -1,7 +1,11 @@
-"""Task registry: name -> data loader, modality, default model, objective and default budget."""
+"""Task registry: name -> data loader, modality, default model, loss and default budget;
+and a `Task` made for the user's own data."""
 
 import dataclasses
 import difflib
+import functools
+import pathlib
+import re
 
 from tfopt.data import images, text
 from tfopt.errors import InputError
@@ -9,9 +13,10 @@ from tfopt.errors import InputError
 
 @dataclasses.dataclass(frozen=True)
 class Task:
-    """A built-in task.
+    """A built-in task, or the user's data (`user_task`).
 
-    Text tasks are tokenized to `sequence_length` ids over `max_tokens` words.
+    Text tasks are tokenized to `sequence_length` ids over `max_tokens` words
+    (0: a length covering about 95% of the training texts).
     The default search budget depends on the data's size, see `default_budget`.
     """
 
@@ -23,13 +28,15 @@ class Task:
     flip: bool = False
     max_tokens: int = 20_000
     sequence_length: int = 0
-    objective: str = "val_accuracy"
     loss: str = "sparse_categorical_crossentropy"
     metrics: tuple = ("accuracy",)
 
 
 # Model families and the kind of data each one takes.
 MODELS = {"vgg": "image", "textcnn": "text", "transformer": "text"}
+DEFAULT_MODELS = {"image": "vgg", "text": "textcnn"}
+# val_balanced_accuracy is the default objective on imbalanced data.
+OBJECTIVES = ("val_accuracy", "val_balanced_accuracy", "val_loss")
 TUNERS = ("hyperband", "random", "bayesian", "grid")
 STRATEGIES = ("auto", "default", "mirrored", "tpu")
 
@@ -85,12 +92,40 @@ def unknown_name_message(kind, name, known):
     return message + (f" Did you mean '{close[0]}'?" if close else "")
 
 
-def load_data(task, data_dir=None):
-    """Loads, splits and (for text) tokenizes a task's data once; returns `Splits`."""
+def user_task(path, **options):
+    """A `Task` for the user's own data at `path`: an image or text folder, a CSV/TSV/JSONL
+    file or an .npz (`options` go to `tfopt.data.user_data.load_user_data`).
+
+    Raises:
+        InputError: if `path` does not exist or is of no kind tfopt reads.
+    """
+    from tfopt.data import user_data
+
+    modality = user_data.sniff_modality(path)
+    stem = pathlib.Path(path).expanduser().resolve().stem
+    name = re.sub(r"[^A-Za-z0-9_.-]+", "_", stem).strip("._") or "data"
+    load = functools.partial(user_data.load_user_data, path, **options)
+    return Task(name, f"your data at {path}", modality, lambda data_dir: load(),
+                DEFAULT_MODELS[modality])
+
+
+def load_data(task, data_dir=None, *, vocabulary=None, sequence_length=None):
+    """Loads, splits and (for text) tokenizes a task's data once; returns `Splits`.
+
+    Own text data is tokenized to a length that covers about 95% of its texts;
+    `vocabulary` and `sequence_length` (fine-tuning) replace the ones learned
+    from the training texts.
+    """
     from tfopt.data.download import resolve_data_dir
+    from tfopt.data.user_data import suggest_sequence_length
 
     splits = task.load(resolve_data_dir(data_dir))
+    if splits.modality != task.modality:
+        raise InputError(f"{task.description} holds {splits.modality} data, expected "
+                         f"{task.modality}.")
     if task.modality == "text":
-        splits = text.vectorize(splits, max_tokens=task.max_tokens,
-                                sequence_length=task.sequence_length)
+        length = sequence_length or task.sequence_length or suggest_sequence_length(
+            splits.x_train)
+        splits = text.vectorize(splits, max_tokens=task.max_tokens, sequence_length=length,
+                                vocabulary=vocabulary)
     return splits

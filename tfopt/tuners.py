@@ -114,26 +114,30 @@ class Hyperband(_Progress, kt.Hyperband):
 
 
 def make_tuner(kind, hypermodel, *, objective, directory, project_name="tuner", max_trials=None,
-               epochs=10, seed=None, distribution_strategy=None):
+               epochs=10, seed=None, distribution_strategy=None, hyperparameters=None):
     """Builds a keras-tuner tuner of `kind` ("hyperband", "random", "bayesian" or "grid").
 
     For hyperband `epochs` is `max_epochs` (factor 3) and `max_trials` caps the
     number of trials; for the others `max_trials` is the number of trials and
     `epochs` the epochs of each. The first trial is the default configuration
     (except for grid, which walks its grid). An existing
-    `directory/project_name` is resumed, never overwritten.
+    `directory/project_name` is resumed, never overwritten. `hyperparameters`
+    (from `tfopt.space.apply_space`) replace the family's own ranges of the
+    same names; the rest of the space is tuned as usual.
 
     Raises:
         InputError: for an unknown kind.
     """
     objective = kt.Objective(objective, objective_direction(objective))
     if kind == "hyperband":
-        oracle = HyperbandOracle(objective, max_epochs=epochs, factor=3, seed=seed)
+        oracle = HyperbandOracle(objective, max_epochs=epochs, factor=3, seed=seed,
+                                 hyperparameters=hyperparameters)
         oracle.max_trials = max_trials
     elif kind in ("random", "bayesian", "grid"):
         oracle_class = {"random": RandomSearchOracle, "bayesian": BayesianOptimizationOracle,
                         "grid": kt.oracles.GridSearchOracle}[kind]
-        oracle = oracle_class(objective, max_trials=max_trials, seed=seed)
+        oracle = oracle_class(objective, max_trials=max_trials, seed=seed,
+                              hyperparameters=hyperparameters)
     else:
         raise InputError(f"Unknown tuner '{kind}'. Known tuners: {', '.join(TUNERS)}.")
     tuner_class = Hyperband if kind == "hyperband" else Tuner

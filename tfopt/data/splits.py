@@ -31,6 +31,7 @@ class Splits:
     modality: str
     vocabulary: list = None
     x_test_raw: np.ndarray = None
+    notes: list = dataclasses.field(default_factory=list)
 
     @property
     def raw_test(self):

@@ -52,13 +52,18 @@ def _read_review_folders(folder):
     return np.array(texts), np.array(labels)
 
 
-def vectorize(splits, *, max_tokens, sequence_length):
-    """Tokenizes every split once with a `TextVectorization` adapted on the training texts."""
+def vectorize(splits, *, max_tokens, sequence_length, vocabulary=None):
+    """Tokenizes every split once with a `TextVectorization` adapted on the training texts,
+    or with a given `vocabulary` (a list of tokens, as `get_vocabulary()` returns it)."""
     import keras
 
-    vectorizer = keras.layers.TextVectorization(
-        max_tokens=max_tokens, output_sequence_length=sequence_length)
-    vectorizer.adapt(splits.x_train, batch_size=1024)
+    if vocabulary is not None:
+        vectorizer = keras.layers.TextVectorization(
+            vocabulary=vocabulary, output_sequence_length=sequence_length)
+    else:
+        vectorizer = keras.layers.TextVectorization(
+            max_tokens=max_tokens, output_sequence_length=sequence_length)
+        vectorizer.adapt(splits.x_train, batch_size=1024)
     splits.x_test_raw = splits.x_test
     for part in ("train", "val", "test"):
         texts = getattr(splits, f"x_{part}")
