@@ -42,8 +42,23 @@ def test_probe_configurations_are_the_defaults_then_samples_of_the_space(tiny_im
 
     hypermodel = VGGHyperModel(tiny_images.input_shape, tiny_images.num_classes)
     default, *sampled = _probe_configurations(hypermodel, 3, seed=0)
-    assert default.values == {}  # builds every hyperparameter's default
+    assert default.values == {p.name: p.default for p in default.space}
     assert len(sampled) == 3 and sampled[0].values != sampled[1].values
     for hp in sampled:
         assert set(hp.values) == {p.name for p in hp.space} >= {"blocks", "batch_size"}
         assert hp.values["filters"] in (16, 32) and 1 <= hp.values["blocks"] <= 3
+
+
+def test_probe_configurations_keep_the_users_space(tiny_images):
+    import keras_tuner as kt
+
+    from tfopt.plan import _probe_configurations
+
+    space = kt.HyperParameters()
+    space.Fixed("blocks", 1)
+    space.Choice("batch_size", [16])
+    hypermodel = VGGHyperModel(tiny_images.input_shape, tiny_images.num_classes)
+    configurations = _probe_configurations(hypermodel, 3, seed=0, space=space)
+    assert [(hp.values["blocks"], hp.values["batch_size"]) for hp in configurations] == [
+        (1, 16)] * 4
+    assert len({hp.values["learning_rate"] for hp in configurations}) > 1
