@@ -93,3 +93,57 @@ def test_space_prints_the_familys_table_and_yaml(capsys):
     space = yaml.safe_load(capsys.readouterr().out)
     assert space["kernel_sizes"] == ["3,4,5", "2,3,4", "3,5,7"]
     assert space["learning_rate"]["sampling"] == "log"
+
+
+def _digit_folder(root, counts):
+    """An image folder of real scikit-learn digits, `counts` images of each named class."""
+    from PIL import Image
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    for label, (name, count) in enumerate(counts.items()):
+        (root / name).mkdir(parents=True)
+        for i, image in enumerate(digits.images[digits.target == label][:count]):
+            Image.fromarray((image * 16).clip(0, 255).astype("uint8")).save(
+                root / name / f"{i}.png")
+    return root
+
+
+def _snapshot(root):
+    return {str(p.relative_to(root)): (p.stat().st_size, p.stat().st_mtime_ns)
+            for p in root.rglob("*")}
+
+
+def test_search_on_an_imbalanced_image_folder_says_what_it_inferred(tmp_path, capsys):
+    folder = _digit_folder(tmp_path / "digits", {"zero": 120, "one": 120, "two": 25})
+    before = _snapshot(folder)
+    out = tmp_path / "run"
+    assert main(["search", "--data", str(folder), "--tuner", "random", "--max-trials", "2",
+                 "--epochs", "2", "--out", str(out), "--set", "blocks=1"]) == 0
+    printed = capsys.readouterr().out
+    assert "[tfopt] inferred: image data (images 8x8x1), 3 classes (train: one 86, two 18, " \
+           "zero 86)" in printed
+    assert "imbalance 4.8:1 (above 3:1); class weights on (one 0.74, two 3.52, zero 0.74); " \
+           "objective val_balanced_accuracy" in printed
+    assert "[tfopt] model: vgg (default for image data; --model to change)" in printed
+    assert "[tfopt] search space: your ranges for blocks" in printed
+    results = json.loads((out / "results.json").read_text())
+    assert results["task"] == "digits" and results["data"] == str(folder)
+    assert results["objective"] == "val_balanced_accuracy"
+    assert results["class_names"] == ["one", "two", "zero"]
+    assert results["best_hyperparameters"]["blocks"] == 1
+    assert "Data: imbalance 4.8:1" in (out / "report.md").read_text()
+    assert _snapshot(folder) == before  # nothing written into the user's folder
+    assert main(["predict", str(out), "--input", str(folder / "two")]) == 0
+    assert len(capsys.readouterr().out.strip().splitlines()) == 1 + 25
+
+
+def test_a_corrupt_image_is_named_with_exit_code_2_and_nothing_written(tmp_path, capsys):
+    folder = _digit_folder(tmp_path / "digits", {"zero": 10, "one": 10})
+    (folder / "one" / "broken.png").write_bytes(b"\x89PNG not really")
+    before = _snapshot(folder)
+    assert main(["search", "--data", str(folder), "--out", str(tmp_path / "run")]) == 2
+    err = capsys.readouterr().err
+    assert "one/broken.png' is not a readable image" in err and "--skip-bad" in err
+    assert len(err.strip().splitlines()) == 1
+    assert _snapshot(folder) == before and not (tmp_path / "run").exists()

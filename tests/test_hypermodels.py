@@ -115,3 +115,29 @@ def test_a_space_may_add_vgg_flips():
     flips.Fixed("augment", 0.1)
     layers = VGGHyperModel((8, 8, 1), 3).build_model(flips).get_layer("augmentation").layers
     assert any("Flip" in type(layer).__name__ for layer in layers)
+
+
+def test_a_custom_hypermodels_own_fit_gets_batched_data_and_class_weights(tiny_images):
+    import keras
+
+    from tfopt.data.pipeline import to_dataset
+    from tfopt.hypermodels import CustomHyperModel
+
+    class Mine(kt.HyperModel):
+        def build(self, hp):
+            return keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Flatten(),
+                                     keras.layers.Dense(3, activation="softmax")])
+
+        def fit(self, hp, model, x, *args, **kwargs):
+            self.seen = (next(iter(x))[0].shape, kwargs.get("class_weight"))
+            return model.fit(x, *args, **kwargs)
+
+    user = Mine()
+    hypermodel = CustomHyperModel(user, (8, 8, 1), 3, class_weight={0: 1.0, 1: 2.0, 2: 1.0})
+    hp = kt.HyperParameters()
+    hp.Fixed("batch_size", 16)
+    model = hypermodel.build(hp)
+    hypermodel.fit(hp, model, to_dataset(tiny_images.x_train, tiny_images.y_train, "image"),
+                   epochs=1, verbose=0)
+    assert hypermodel.name == "Mine"
+    assert tuple(user.seen[0]) == (16, 8, 8, 1) and user.seen[1] == {0: 1.0, 1: 2.0, 2: 1.0}

@@ -6,21 +6,34 @@ fine-tuning learning rate are hyperparameters. The same architecture trained
 from scratch on the new data is the baseline the report compares against.
 """
 
+import dataclasses
 import re
+import time
 
 import keras
+import keras_tuner as kt
 import numpy as np
 
+from tfopt.data.pipeline import to_dataset
 from tfopt.errors import InputError
-from tfopt.hypermodels import FamilyHyperModel
+from tfopt.final import predict_probabilities, retrain
+from tfopt.hypermodels import FamilyHyperModel, make_hypermodel
 
 HEAD = "predictions"
 
 
-def load_source(run_dir):
-    """(the run's trained network without preprocessing, the run's results).
+@dataclasses.dataclass
+class Source:
+    """The finished run fine-tuning starts from: its trained `network` (no preprocessing)
+    and the `run` as `tfopt.load` returns it."""
 
-    An ensemble's best member (its first) stands for it.
+    network: keras.Model
+    run: object
+
+
+def load_source(run_dir):
+    """The `Source` of `--init-from RUN_DIR`. An ensemble's best member (its first)
+    stands for it.
 
     Raises:
         InputError: if `run_dir` is not a finished run, or its network has no
@@ -36,17 +49,16 @@ def load_source(run_dir):
         raise InputError(f"--init-from {run_dir}: its network '{network.name}' has no "
                          f"'{HEAD}' layer to replace; fine-tuning needs a run of a tfopt "
                          "family (vgg, textcnn, transformer).")
-    return network, run
+    return Source(network, run)
 
 
 def source_vocabulary(source):
     """For a text source, `load_data` keyword arguments that tokenize new texts the way the
     source network was trained: its vocabulary and sequence length. Else {}."""
-    if source is None or source[1].results["modality"] != "text":
+    if source is None or source.run.results["modality"] != "text":
         return {}
-    network, run = source
-    return {"vocabulary": run.model.get_layer("tokenize").get_vocabulary(),
-            "sequence_length": network.input_shape[1]}
+    return {"vocabulary": source.run.model.get_layer("tokenize").get_vocabulary(),
+            "sequence_length": source.network.input_shape[1]}
 
 
 def blocks(network):
@@ -138,26 +150,18 @@ def match_images(splits, shape):
     return notes + ([note] if note else [])
 
 
-def train_from_scratch(source, data, *, epochs, seed, loss, metrics, verbose=0):
+def train_from_scratch(run, data, *, epochs, seed, loss, metrics, verbose=0):
     """The source's architecture and best hyperparameters, randomly initialised and trained on
     the new data's train+validation for `epochs`: the baseline fine-tuning must beat.
 
     Returns:
         {"epochs", "test_accuracy", "seconds"}.
     """
-    import time
-
-    import keras_tuner as kt
-
-    from tfopt.data.pipeline import to_dataset
-    from tfopt.final import predict_probabilities, retrain
-    from tfopt.hypermodels import make_hypermodel
-
     started = time.time()
-    hypermodel = make_hypermodel(source.results["model"], data, loss=loss, metrics=metrics)
+    hypermodel = make_hypermodel(run.results["model"], data, loss=loss, metrics=metrics)
     hp = kt.HyperParameters()
     hypermodel.declare_hyperparameters(hp)
-    hp.values.update(source.best_hyperparameters)
+    hp.values.update(run.best_hyperparameters)
     train_val = to_dataset(np.concatenate([data.x_train, data.x_val]),
                            np.concatenate([data.y_train, data.y_val]), data.modality)
     model = retrain(hypermodel, hp, train_val, epochs=epochs, seed=seed, verbose=verbose)

@@ -242,8 +242,7 @@ class CustomHyperModel(FamilyHyperModel):
             raise InputError(f"model must be a family name, a build(hp) function or a "
                              f"keras_tuner.HyperModel. Received: {user!r}")
         self.user = user
-        name = getattr(user, "__name__", None) or getattr(user, "name", None) or type(user).__name__
-        super().__init__(input_shape, num_classes, name=name, **kwargs)
+        super().__init__(input_shape, num_classes, name=custom_name(user), **kwargs)
 
     def build_model(self, hp):
         build = self.user.build if isinstance(self.user, kt.HyperModel) else self.user
@@ -277,6 +276,14 @@ class CustomHyperModel(FamilyHyperModel):
                 kwargs.setdefault("class_weight", self.class_weight)
             return self.user.fit(hp, model, train, *args, **kwargs)
         return super().fit_batched(hp, model, train, *args, **kwargs)
+
+
+def custom_name(custom):
+    """A name for the user's build function or HyperModel (None when there is none)."""
+    if custom is None:
+        return None
+    return getattr(custom, "__name__", None) or getattr(custom, "name", None) or \
+        type(custom).__name__
 
 
 HYPERMODELS = {"vgg": VGGHyperModel, "textcnn": TextCNNHyperModel,

@@ -10,12 +10,12 @@ from tfopt import finetune
 from tfopt import plan as plan_module
 from tfopt.callbacks import trial_callbacks
 from tfopt.config import SearchConfig
+from tfopt.data.profile import describe_settings, infer_settings
 from tfopt.data.pipeline import to_dataset
 from tfopt.distribute import choose_strategy, set_mixed_precision, strategy_name
 from tfopt.export import export_models
 from tfopt.final import finalize
-from tfopt.data.profile import describe_settings, infer_settings
-from tfopt.hypermodels import base_space, make_hypermodel
+from tfopt.hypermodels import base_space, custom_name, make_hypermodel
 from tfopt.report import build_report
 from tfopt.results import save_results
 from tfopt.space import apply_space
@@ -108,7 +108,7 @@ def search(task=None, model=None, tuner="hyperband", *, data=None, text_column=N
     source = finetune.load_source(config.init_from) if config.init_from else None
     data = load_data(task_info, config.data_dir, **finetune.source_vocabulary(source))
     if source and data.modality == "image":
-        data.notes += finetune.match_images(data, source[0].input_shape[1:])
+        data.notes += finetune.match_images(data, source.network.input_shape[1:])
     settings = infer_settings(data, class_weights=config.class_weights,
                               objective=config.objective)
     config = config.with_budget(len(data.y_train))
@@ -120,23 +120,8 @@ def search(task=None, model=None, tuner="hyperband", *, data=None, text_column=N
     train = to_dataset(data.x_train, data.y_train, data.modality)
     val = to_dataset(data.x_val, data.y_val, data.modality)
 
-    common = dict(loss=task_info.loss, metrics=task_info.metrics,
-                  balanced=settings["objective"] == "val_balanced_accuracy",
-                  class_weight=settings["class_weight"], shuffle_seed=config.seed)
-    if source:
-        hypermodel = finetune.FineTuneHyperModel(source[0], data.num_classes, **common)
-        _say(verbose, f"[tfopt] fine-tuning {config.init_from}'s {source[0].name} network "
-                      f"(blocks {', '.join(hypermodel.blocks)}); new {data.num_classes}-class "
-                      "classifier")
-    else:
-        hypermodel = make_hypermodel(config.model, data, custom=custom, flip=task_info.flip,
-                                     **common)
-    space = None
-    if config.space:
-        base, addable = base_space(config.model)
-        space = apply_space(config.space, base, addable=addable)
-        _say(verbose, "[tfopt] search space: your ranges for "
-                      + ", ".join(sorted(config.space)) + "; the rest as the family's")
+    hypermodel, space = _hypermodel_and_space(config, task_info, data, settings, custom,
+                                              source, verbose)
     kt_tuner = make_tuner(config.tuner, hypermodel, objective=settings["objective"],
                           directory=run_dir, max_trials=config.max_trials,
                           epochs=config.epochs, seed=config.seed,
@@ -177,10 +162,32 @@ def search(task=None, model=None, tuner="hyperband", *, data=None, text_column=N
     return SearchResult(kt_tuner, best_hp, final, results, run_dir)
 
 
+def _hypermodel_and_space(config, task_info, data, settings, custom, source, verbose):
+    """The search's HyperModel (a family's, the user's, or fine-tuning's) and the user's
+    space as keras-tuner hyperparameters (None without one)."""
+    common = dict(loss=task_info.loss, metrics=task_info.metrics,
+                  balanced=settings["objective"] == "val_balanced_accuracy",
+                  class_weight=settings["class_weight"], shuffle_seed=config.seed)
+    if source:
+        hypermodel = finetune.FineTuneHyperModel(source.network, data.num_classes, **common)
+        _say(verbose, f"[tfopt] fine-tuning {config.init_from}'s {source.network.name} network "
+                      f"(blocks {', '.join(hypermodel.blocks)}); new {data.num_classes}-class "
+                      "classifier")
+        return hypermodel, None
+    hypermodel = make_hypermodel(config.model, data, custom=custom, flip=task_info.flip,
+                                 **common)
+    if not config.space:
+        return hypermodel, None
+    base, addable = base_space(config.model)
+    _say(verbose, "[tfopt] search space: your ranges for " + ", ".join(sorted(config.space))
+                  + "; the rest as the family's")
+    return hypermodel, apply_space(config.space, base, addable=addable)
+
+
 def _compare_with_scratch(source, hypermodel, tuner, data, final_summary, config, task_info,
                           verbose):
     """Trains the source's architecture from scratch on this data: the fine-tuning baseline."""
-    network, run = source
+    run = source.run
     best = tuner.oracle.get_best_trials(1)[0].hyperparameters.values
     tuned = final_summary["retrain"] or final_summary["checkpoint"]
     source_epochs = (run.results["retrain"] or run.results["checkpoint"])["epochs"]
@@ -195,13 +202,6 @@ def _compare_with_scratch(source, hypermodel, tuner, data, final_summary, config
             "frozen_blocks": best["frozen_blocks"], "epochs": tuned["epochs"],
             "test_accuracy": tuned.get("test_accuracy_mean", tuned.get("test_accuracy")),
             "scratch": scratch}
-
-
-def custom_name(custom):
-    """A name for the user's build function or HyperModel (None when there is none)."""
-    if custom is None:
-        return None
-    return getattr(custom, "__name__", None) or type(custom).__name__
 
 
 def _say(verbose, message):
