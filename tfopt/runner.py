@@ -106,6 +106,7 @@ def search(task=None, model=None, tuner="hyperband", *, data=None, text_column=N
     distribution = choose_strategy(config.strategy)
 
     source = finetune.load_source(config.init_from) if config.init_from else None
+    _say(verbose, f"[tfopt] loading {task_info.name}: {task_info.description} ...")
     data = load_data(task_info, config.data_dir, **finetune.source_vocabulary(source))
     if source and data.modality == "image":
         data.notes += finetune.match_images(data, source.network.input_shape[1:])
