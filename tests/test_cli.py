@@ -130,7 +130,7 @@ def test_search_on_an_imbalanced_image_folder_says_what_it_inferred(tmp_path, ca
     results = json.loads((out / "results.json").read_text())
     assert results["task"] == "digits" and results["data"] == str(folder)
     assert results["objective"] == "val_balanced_accuracy"
-    assert results["class_names"] == ["one", "two", "zero"]
+    assert results["class_names"] == ["one", "two", "zero"] and results["input_shape"] == [8, 8, 1]
     assert results["best_hyperparameters"]["blocks"] == 1
     assert "Data: imbalance 4.8:1" in (out / "report.md").read_text()
     assert _snapshot(folder) == before  # nothing written into the user's folder
