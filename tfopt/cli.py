@@ -48,7 +48,8 @@ def build_parser():
                                      "a .csv/.tsv/.jsonl file of texts and labels, or an .npz "
                                      "with x and y (read only, never written to)")
     search.add_argument("--text-column", help="text column of a CSV/TSV/JSONL (default: inferred)")
-    search.add_argument("--label-column", help="label column of a CSV/TSV/JSONL (default: inferred)")
+    search.add_argument("--label-column",
+                        help="label column of a CSV/TSV/JSONL (default: inferred)")
     search.add_argument("--image-size", help="resize images to N or HxW pixels (default: the "
                                              "most common size, at most 128 a side)")
     search.add_argument("--skip-bad", action="store_true",
