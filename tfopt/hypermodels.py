@@ -274,6 +274,7 @@ class CustomHyperModel(FamilyHyperModel):
         if isinstance(self.user, kt.HyperModel) and type(self.user).fit is not kt.HyperModel.fit:
             if self.class_weight:
                 kwargs.setdefault("class_weight", self.class_weight)
+            kwargs.setdefault("shuffle", False)  # `train` is shuffled each epoch already
             return self.user.fit(hp, model, train, *args, **kwargs)
         return super().fit_batched(hp, model, train, *args, **kwargs)
 
