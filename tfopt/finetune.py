@@ -118,19 +118,16 @@ class FineTuneHyperModel(FamilyHyperModel):
 
 
 def match_channels(splits, channels):
-    """Converts the image splits to `channels` (1 or 3): grey repeated to RGB, RGB to
-    luminance. Returns a note, or None when nothing changed."""
+    """Converts the image splits to `channels` (1 or 3) with `tf.image`'s grey/RGB
+    conversions. Returns a note, or None when nothing changed."""
+    import tensorflow as tf
+
     have = splits.input_shape[-1]
     if have == channels:
         return None
+    convert = tf.image.grayscale_to_rgb if channels == 3 else tf.image.rgb_to_grayscale
     for part in ("train", "val", "test"):
-        x = getattr(splits, f"x_{part}")
-        if channels == 3:
-            x = np.repeat(x, 3, axis=-1)
-        else:
-            x = np.round(x @ np.array([0.299, 0.587, 0.114])).clip(0, 255)
-            x = x.astype(np.uint8)[..., None]
-        setattr(splits, f"x_{part}", x)
+        setattr(splits, f"x_{part}", convert(tf.constant(getattr(splits, f"x_{part}"))).numpy())
     return f"converted images from {have} to {channels} channel(s) to match the source network"
 
 

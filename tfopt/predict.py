@@ -5,9 +5,8 @@ import sys
 
 import numpy as np
 
+from tfopt.data.user_data import IMAGE_SUFFIXES
 from tfopt.errors import InputError
-
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
 
 
 def predict(run_dir, source, *, stdin=None):

@@ -57,12 +57,10 @@ def vectorize(splits, *, max_tokens, sequence_length, vocabulary=None):
     or with a given `vocabulary` (a list of tokens, as `get_vocabulary()` returns it)."""
     import keras
 
-    if vocabulary is not None:
-        vectorizer = keras.layers.TextVectorization(
-            vocabulary=vocabulary, output_sequence_length=sequence_length)
-    else:
-        vectorizer = keras.layers.TextVectorization(
-            max_tokens=max_tokens, output_sequence_length=sequence_length)
+    vectorizer = keras.layers.TextVectorization(
+        max_tokens=None if vocabulary is not None else max_tokens, vocabulary=vocabulary,
+        output_sequence_length=sequence_length)
+    if vocabulary is None:
         vectorizer.adapt(splits.x_train, batch_size=1024)
     splits.x_test_raw = splits.x_test
     for part in ("train", "val", "test"):
