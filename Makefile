@@ -19,6 +19,9 @@ SEEDS ?=
 ENSEMBLE ?=
 EXPORT ?=
 RETRAIN ?=
+BUDGET ?=
+PLAN ?=
+QUICK ?=
 PORT ?= 6006
 
 SEARCH_ARGS := $(if $(DATA),--data $(DATA),--task $(TASK)) $(if $(SPACE),--space $(SPACE)) \
@@ -27,9 +30,10 @@ SEARCH_ARGS := $(if $(DATA),--data $(DATA),--task $(TASK)) $(if $(SPACE),--space
 	$(if $(TRIALS),--max-trials $(TRIALS)) $(if $(EPOCHS),--epochs $(EPOCHS)) \
 	$(if $(OUT),--out $(OUT)) $(if $(SEED),--seed $(SEED)) $(if $(DATA_DIR),--data-dir $(DATA_DIR)) \
 	$(if $(SEEDS),--seeds $(SEEDS)) $(if $(ENSEMBLE),--ensemble $(ENSEMBLE)) \
-	$(if $(EXPORT),--export $(EXPORT)) $(if $(filter no,$(RETRAIN)),--no-retrain)
+	$(if $(EXPORT),--export $(EXPORT)) $(if $(filter no,$(RETRAIN)),--no-retrain) \
+	$(if $(BUDGET),--budget $(BUDGET)) $(if $(filter 1 yes,$(PLAN)),--plan)
 
-.PHONY: install test test-slow search tasks tensorboard clean
+.PHONY: install test test-slow search tasks tensorboard bench clean
 
 install: $(BIN)/tfopt
 
@@ -48,6 +52,9 @@ test-slow: install
 
 search: install
 	$(BIN)/tfopt search $(SEARCH_ARGS)
+
+bench: install
+	TFOPT_DATA_DIR=$(DATA_DIR) $(BIN)/python -m benchmarks $(if $(filter 1 yes,$(QUICK)),--quick) $(BENCH_ARGS)
 
 tasks: install
 	@$(BIN)/tfopt tasks

@@ -61,6 +61,8 @@ def test_tasks_lists_every_task(capsys):
     (["search", "--task", "digits", "--seeds", "0"], "received '0'"),
     (["search", "--task", "digits", "--ensemble", "three"], "received 'three'"),
     (["search", "--task", "digits", "--export", "onnx"], "invalid choice: 'onnx'"),
+    (["search", "--task", "digits", "--budget", "10x"], "budget must be a time like 90s"),
+    (["search", "--task", "digits", "--budget", "0m"], "more than 0 seconds"),
     (["report", "--compare"], "required: RUN_DIR"),
     (["predict", "runs/x"], "required: --input"),
     (["frobnicate"], "invalid choice: 'frobnicate'"),
@@ -147,3 +149,12 @@ def test_a_corrupt_image_is_named_with_exit_code_2_and_nothing_written(tmp_path,
     assert "one/broken.png' is not a readable image" in err and "--skip-bad" in err
     assert len(err.strip().splitlines()) == 1
     assert _snapshot(folder) == before and not (tmp_path / "run").exists()
+
+
+def test_plan_prints_the_plan_and_writes_nothing(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["search", "--task", "digits", "--plan", "--budget", "2m", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "[tfopt] plan: hyperband, one round of its brackets:" in printed
+    assert "Budget 2 min" in printed and "trial 1" not in printed
+    assert not out.exists()

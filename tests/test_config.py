@@ -13,8 +13,8 @@ def test_resolved_fills_the_task_defaults(tmp_path):
     config = SearchConfig(task="mr", out=str(tmp_path / "run")).resolved()
     assert (config.model, config.tuner, config.max_trials, config.epochs) == (
         "textcnn", "hyperband", None, None)
-    assert config.with_budget(8635).epochs == 27
-    assert config.with_budget(54000).max_trials == 13
+    assert config.with_trial_budget(8635).epochs == 27
+    assert config.with_trial_budget(54000).max_trials == 13
     assert SearchConfig(task="digits").resolved().out.startswith("runs/digits-vgg-hyperband-")
 
 

@@ -21,7 +21,7 @@ def test_probe_times_default_and_sampled_models_even_on_one_batch(tiny_images):
 def test_describe_states_trials_epochs_and_time():
     text = describe("hyperband", 13, 21, setup=2.0, epoch_seconds=20.0)
     assert text.startswith("[tfopt] plan: hyperband, up to 13 trials, 21 epochs in all")
-    assert "a typical model takes 20.0 s an epoch, so about 7 min" in text  # (13 * 2 + 21 * 20) / 60 = 7.4
+    assert "a typical model takes 2.0 s to build and 20.0 s an epoch, so about 7 min" in text  # (13 * 2 + 21 * 20) / 60 = 7.4
     assert "about 46 s" in describe("random", 2, 2, setup=3.0, epoch_seconds=20.0)
     with_final = describe("hyperband", 13, 21, setup=2.0, epoch_seconds=20.0, retrain_epochs=10)
     assert ("then retraining on train+validation (at most 10 epochs, about 3 min): about 11 min "
@@ -33,8 +33,33 @@ def test_retrain_epochs_count_every_retrain_on_the_bigger_split():
     from tfopt.plan import retrain_epochs
 
     config = SearchConfig(epochs=9, seeds=2, ensemble=3)
-    assert retrain_epochs(config, 60_000, 54_000) == pytest.approx(4 * 9 * 60 / 54)
-    assert retrain_epochs(SearchConfig(epochs=9, retrain=False), 60_000, 54_000) == 0
+    assert retrain_epochs(config, 60 / 54) == pytest.approx(4 * 9 * 60 / 54)
+    assert retrain_epochs(SearchConfig(epochs=9, retrain=False), 60 / 54) == 0
+
+
+def test_describe_states_the_budget_rule():
+    text = describe("hyperband", 13, 21, setup=2.0, epoch_seconds=20.0, retrain_epochs=10,
+                    budget=600)
+    assert text.endswith("Budget 10 min: no trial is started that would not end in time, and "
+                         "time to retrain the best trial is kept aside.")
+    repeated = describe("hyperband", 6, 11, setup=2.0, epoch_seconds=20.0, budget=300,
+                        repeat=True)
+    assert repeated.startswith("[tfopt] plan: hyperband, one round of its brackets: 6 trials")
+    assert "Budget 5 min: the brackets repeat until it is spent; no trial" in repeated
+
+
+@pytest.mark.parametrize("budget, expected", [(10_000, 27), (1_500, 9), (500, 3), (10, 3)])
+def test_epochs_for_budget_picks_the_largest_hyperband_schedule_that_fits(budget, expected):
+    from tfopt.config import SearchConfig
+    from tfopt.plan import epochs_for_budget, estimated_seconds
+    from tfopt.tuners import make_oracle, plan
+
+    config = SearchConfig(epochs=27, budget=budget, retrain=False)
+    assert epochs_for_budget(config, setup=2.0, epoch_seconds=10.0, train_val_ratio=1.1) == expected
+    # one round of the brackets of max_epochs 27, 9 and 3 (uncapped), 2 s + 10 s an epoch
+    seconds = {e: estimated_seconds(*plan(make_oracle("hyperband", "val_accuracy", epochs=e), e),
+                                    2.0, 10.0) for e in (27, 9, 3)}
+    assert seconds[27] > 1_500 >= seconds[9] > 500 >= seconds[3] > 10
 
 
 def test_probe_configurations_are_the_defaults_then_samples_of_the_space(tiny_images):

@@ -59,13 +59,13 @@ def test_hyperband_plan_follows_keras_tuner_schedule(tmp_path):
     uncapped = make_tuner("hyperband", hypermodel, objective="val_accuracy",
                           directory=tmp_path / "a", epochs=9)
     # brackets of max_epochs=9, factor 3: 9@1->3@3->1@9, 5@3->2@9, 3@9
-    assert plan(uncapped, 9) == (9 + 3 + 1 + 5 + 2 + 3, 9 + 6 + 6 + 15 + 12 + 27)
+    assert plan(uncapped.oracle, 9) == (9 + 3 + 1 + 5 + 2 + 3, 9 + 6 + 6 + 15 + 12 + 27)
     capped = make_tuner("hyperband", hypermodel, objective="val_accuracy",
                         directory=tmp_path / "b", epochs=9, max_trials=13)
-    assert plan(capped, 9) == (13, 21)
+    assert plan(capped.oracle, 9) == (13, 21)
     random = make_tuner("random", hypermodel, objective="val_accuracy",
                         directory=tmp_path / "c", epochs=4, max_trials=5)
-    assert plan(random, 4) == (5, 20)
+    assert plan(random.oracle, 4) == (5, 20)
 
 
 def test_unknown_tuner_is_rejected(tmp_path):

@@ -1,8 +1,16 @@
 """The callbacks every trial gets, assembled once per search."""
 
+import time
+
 import keras
 
 from tfopt.tasks import objective_direction
+from tfopt.tensorboard_logs import tensorboard_callback
+
+try:
+    import resource
+except ImportError:  # not on Windows
+    resource = None
 
 
 def trial_callbacks(log_dir, *, objective="val_accuracy", patience=3):
@@ -15,6 +23,40 @@ def trial_callbacks(log_dir, *, objective="val_accuracy", patience=3):
     return [
         keras.callbacks.EarlyStopping(monitor=objective, mode=objective_direction(objective),
                                       patience=patience, restore_best_weights=True),
-        keras.callbacks.TensorBoard(log_dir=str(log_dir), write_graph=False,
-                                    profile_batch=0),
+        tensorboard_callback(log_dir),
     ]
+
+
+class StepClock(keras.callbacks.Callback):
+    """Adds up the seconds spent inside training steps (`total`), across the copies
+    keras-tuner makes of it for each trial; everything else in a trial is overhead."""
+
+    def __init__(self, _tally=None):
+        super().__init__()
+        self._tally = [0.0] if _tally is None else _tally  # shared by the copies
+        self._began = None
+
+    @property
+    def total(self):
+        return self._tally[0]
+
+    def reset(self):
+        self._tally[0] = 0.0
+
+    def on_train_batch_begin(self, batch, logs=None):
+        self._began = time.perf_counter()
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self._began is not None:
+            self._tally[0] += time.perf_counter() - self._began
+            self._began = None
+
+    def __deepcopy__(self, memo):  # a fresh copy (no model kept) on the same tally
+        return StepClock(self._tally)
+
+
+def peak_rss_mb():
+    """The process's peak resident memory so far in MiB (None where the OS does not say)."""
+    if resource is None:
+        return None
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)

@@ -75,6 +75,11 @@ def build_parser():
     search.add_argument("--max-trials", type=_positive_int, help="most trials to run")
     search.add_argument("--epochs", type=_positive_int,
                         help="epochs per trial (max_epochs for hyperband)")
+    search.add_argument("--budget", help="wall-clock limit of the whole search: 90s, 10m, 2h; "
+                                         "no trial is started that would not end in time")
+    search.add_argument("--plan", action="store_true", dest="plan_only",
+                        help="print the trial/epoch plan and the estimated time (from a short "
+                             "timing probe), then stop without searching")
     search.add_argument("--out", help="run folder (default runs/<task>-<model>-<tuner>-<time>)")
     search.add_argument("--seed", type=_non_negative_int, default=0)
     search.add_argument("--data-dir", help="folder searched for data sets before downloading "
@@ -172,7 +177,7 @@ def _run_space(args):
 
 def _run_search(args):
     settings = {key: value for key, value in vars(args).items()
-                if key not in ("command", "run", "set", "export")}
+                if key not in ("command", "run", "set", "export", "plan_only")}
     settings["export"] = tuple(args.export)
     if args.set:
         from tfopt.space import load_space_file, parse_set
@@ -184,7 +189,7 @@ def _run_search(args):
     SearchConfig(**settings).resolved()  # bad names, numbers and spaces fail before training
     from tfopt.runner import search
 
-    search(**settings, verbose=1 if sys.stdout.isatty() else 2)
+    search(**settings, plan_only=args.plan_only, verbose=1 if sys.stdout.isatty() else 2)
     return 0
 
 

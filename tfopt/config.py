@@ -5,6 +5,7 @@ import datetime
 import json
 import pathlib
 
+from tfopt.budget import parse_budget
 from tfopt.data.download import resolve_data_dir
 from tfopt.export import EXPORTS
 from tfopt.errors import InputError
@@ -16,7 +17,7 @@ CONFIG_FILE = "config.json"
 
 @dataclasses.dataclass(frozen=True)
 class SearchConfig:
-    """What to search. `resolved()` fills the model and folder; `with_budget` the budget."""
+    """What to search. `resolved()` fills the model and folder; `with_trial_budget` the budget."""
 
     task: str = None
     data: str = None
@@ -42,6 +43,7 @@ class SearchConfig:
     space: dict = None
     custom_model: str = None
     init_from: str = None
+    budget: object = None  # wall-clock seconds (or "90s", "10m", "2h"); None: no limit
 
     @property
     def name(self):
@@ -98,6 +100,7 @@ class SearchConfig:
         export = (self.export,) if isinstance(self.export, str) else tuple(self.export or ())
         for name in export:
             _check_choice("export", name, EXPORTS)
+        budget = parse_budget(self.budget)
         if not isinstance(self.seed, int) or self.seed < 0:
             raise InputError(f"seed must be a non-negative integer. Received: seed={self.seed!r}")
         stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
@@ -107,12 +110,12 @@ class SearchConfig:
         resolved = dataclasses.replace(self, task=None if data else task.name, data=data,
                                        model=model, max_trials=max_trials, epochs=epochs,
                                        out=str(out), export=export, space=space or None,
-                                       init_from=init_from)
+                                       init_from=init_from, budget=budget)
         resolved.check_run_dir()
         resolve_data_dir(self.data_dir)
         return resolved
 
-    def with_budget(self, train_size):
+    def with_trial_budget(self, train_size):
         """Copy with `epochs`/`max_trials` left unset taken from `default_budget`."""
         epochs, max_trials = default_budget(train_size)
         return dataclasses.replace(self, epochs=self.epochs or epochs,

@@ -1,9 +1,14 @@
-"""Choosing the `tf.distribute` strategy and the mixed-precision policy."""
+"""Choosing the `tf.distribute` strategy and the mixed-precision policy.
+
+Strategies are TensorFlow's: with another Keras backend (JAX) only "auto" and
+"default" (one device, no TensorFlow needed) are available.
+"""
 
 import os
 
 import keras
 
+from tfopt.backend import notice
 from tfopt.errors import InputError
 from tfopt.tasks import STRATEGIES
 
@@ -14,15 +19,27 @@ def choose_strategy(name="auto"):
     "auto" picks a TPU when a resolver finds one, `MirroredStrategy` when
     several GPUs are visible, else the default (single device) strategy.
     "mirrored" mirrors over all GPUs, or over all logical CPUs when there is
-    no GPU (how the tests exercise it).
+    no GPU (how the tests exercise it). With another Keras backend, "auto" and
+    "default" train on one device (None) without importing TensorFlow.
 
     Raises:
-        InputError: for an unknown name, or "tpu" when no TPU is found.
+        InputError: for an unknown name, "tpu" when no TPU is found, or "mirrored"
+            or "tpu" with a backend other than TensorFlow.
     """
-    import tensorflow as tf
-
     if name not in STRATEGIES:
         raise InputError(f"Unknown strategy '{name}'. Known strategies: {', '.join(STRATEGIES)}.")
+    backend = keras.backend.backend()
+    if backend != "tensorflow":
+        if name in ("auto", "default"):
+            if name == "auto" and gpu_count() > 1:
+                notice(f"{gpu_count()} GPUs are visible; the {backend} backend trains on one "
+                       "(multi-GPU strategies need KERAS_BACKEND=tensorflow)")
+            return None
+        raise InputError(f"--strategy {name} uses tf.distribute, which needs the TensorFlow "
+                         f"backend; the Keras backend is '{backend}'. Use --strategy auto "
+                         "(one device), or set KERAS_BACKEND=tensorflow.")
+    import tensorflow as tf
+
     if name in ("auto", "tpu"):
         resolver = _tpu_resolver()
         if resolver is not None:
@@ -66,8 +83,24 @@ def set_mixed_precision(enabled):
     if not enabled:
         keras.mixed_precision.set_global_policy("float32")
         return "float32"
-    import tensorflow as tf
-
-    policy = "mixed_float16" if tf.config.list_logical_devices("GPU") else "mixed_bfloat16"
+    policy = "mixed_float16" if gpu_count() else "mixed_bfloat16"
     keras.mixed_precision.set_global_policy(policy)
     return policy
+
+
+def gpu_count():
+    """GPUs the Keras backend sees (JAX, PyTorch or TensorFlow's own device list)."""
+    backend = keras.backend.backend()
+    if backend == "jax":
+        import jax
+
+        return sum(device.platform == "gpu" for device in jax.devices())
+    if backend == "torch":
+        import torch
+
+        return torch.cuda.device_count()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        return len(tf.config.list_logical_devices("GPU"))
+    return 0

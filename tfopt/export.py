@@ -1,11 +1,16 @@
 """Exports of the final model, each checked on the test split: `.keras`, a TensorFlow
-SavedModel for serving and, on request, TensorFlow Lite with post-training quantization."""
+SavedModel for serving and, on request, TensorFlow Lite with post-training quantization.
+Without TensorFlow (the JAX backend) only `.keras` is written."""
 
 import pathlib
+import shutil
 import tempfile
 import warnings
 
 import numpy as np
+
+from tfopt.backend import has_tensorflow, notice
+from tfopt.errors import InputError
 
 EXPORTS = ("tflite",)
 # name -> (file, converter settings); dynamic-range int8 and float16 are
@@ -24,12 +29,16 @@ def export_models(final, network, data, run_dir, *, formats=()):
     saved as `final_model.keras` and the SavedModel `saved_model/`; TensorFlow
     Lite files hold `network` (the same weights without the preprocessing), which
     takes preprocessed inputs (pixels scaled to [0, 1], or token ids from
-    `vocabulary.txt`).
+    `vocabulary.txt`). Without TensorFlow the SavedModel is skipped (with a notice).
+
+    Raises:
+        InputError: for "tflite" without TensorFlow (see `check_exports`).
     """
     import keras
 
     from tfopt.final import predict_raw
 
+    check_exports(formats)
     run_dir = pathlib.Path(run_dir)
     rows = []
     path = run_dir / "final_model.keras"
@@ -37,8 +46,13 @@ def export_models(final, network, data, run_dir, *, formats=()):
     reloaded = keras.models.load_model(path)
     rows.append(_row("keras", path, data.y_test, predict_raw(reloaded, data.raw_test)))
     path = run_dir / "saved_model"
-    final.export(str(path), verbose=False)
-    rows.append(_row("saved_model", path, data.y_test, _serve(path, data.raw_test)))
+    if has_tensorflow():
+        final.export(str(path), verbose=False)
+        rows.append(_row("saved_model", path, data.y_test, _serve(path, data.raw_test)))
+    else:  # a resumed run's earlier SavedModel would be stale
+        shutil.rmtree(path, ignore_errors=True)
+        notice("TensorFlow is not installed: the final model is saved as final_model.keras "
+               "only, without the TensorFlow SavedModel (pip install tensorflow to get it)")
     if data.modality == "text":
         (run_dir / "vocabulary.txt").write_text("\n".join(data.vocabulary) + "\n")
     if "tflite" not in formats:  # a resumed run's earlier exports would be stale
@@ -53,6 +67,19 @@ def export_models(final, network, data, run_dir, *, formats=()):
                 rows.append(_row(name, path, data.y_test,
                                  tflite_probabilities(path, data.x_test)))
     return rows
+
+
+def check_exports(formats):
+    """Raises InputError when an export in `formats` cannot be written here: TensorFlow
+    Lite needs TensorFlow. Cheap; call it before a search to fail early."""
+    if "tflite" in formats and not has_tensorflow():
+        import keras
+
+        raise InputError(
+            f"The tflite export needs TensorFlow (its TensorFlow Lite converter), which is not "
+            f"installed; received export={tuple(formats)!r} with the "
+            f"{keras.backend.backend()} backend. Install TensorFlow (pip install tensorflow) "
+            "or leave out the tflite export.")
 
 
 def _row(name, path, y_true, probabilities):

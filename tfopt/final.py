@@ -13,6 +13,7 @@ import numpy as np
 from keras_tuner.engine.tuner import maybe_distribute
 
 from tfopt.data.pipeline import batched, to_dataset
+from tfopt.tensorboard_logs import tensorboard_callback
 from tfopt.tuners import tuned_values
 
 
@@ -119,12 +120,18 @@ def predict_probabilities(model, x, y, batch_size=256):
 
 
 def raw_batches(raw, batch_size=256):
-    """Raw inputs (strings, or images as float32) batched for a `with_preprocessing` model."""
-    import tensorflow as tf
+    """Raw inputs (strings, or images as float32) batched for a `with_preprocessing` model:
+    a `tf.data.Dataset`, or without TensorFlow an `ArrayBatches` (images only)."""
+    from tfopt.backend import has_tensorflow
+    from tfopt.data.pipeline import ArrayBatches, ArrayDataset
 
     raw = np.asarray(raw)
-    return tf.data.Dataset.from_tensor_slices(
-        raw if raw.dtype.kind in "USO" else raw.astype("float32")).batch(batch_size)
+    raw = raw if raw.dtype.kind in "USO" else raw.astype("float32")
+    if not has_tensorflow():
+        return ArrayBatches(ArrayDataset(raw), batch_size)
+    import tensorflow as tf
+
+    return tf.data.Dataset.from_tensor_slices(raw).batch(batch_size)
 
 
 def predict_raw(model, raw, batch_size=256):
@@ -216,8 +223,7 @@ def _retrain_trials(hypermodel, trials, data, *, seeds, seed, distribution, log_
             f"({why}), seed {run_seed}")
         callbacks = []
         if number == 1 and log_dir is not None:
-            callbacks.append(keras.callbacks.TensorBoard(log_dir=str(log_dir), write_graph=False,
-                                                         profile_batch=0))
+            callbacks.append(tensorboard_callback(log_dir))
         model = retrain(hypermodel, trial.hyperparameters, train_val, epochs=epochs,
                         seed=run_seed, distribution=distribution, callbacks=callbacks,
                         verbose=verbose)

@@ -6,7 +6,7 @@ import time
 import keras
 import keras_tuner as kt
 
-from tfopt.data.pipeline import batched
+from tfopt.data.pipeline import batched, first_batches
 
 
 class _StepTimer(keras.callbacks.Callback):
@@ -49,12 +49,13 @@ def _probe_configurations(hypermodel, samples, seed, space=None):
 
 
 def _time_one(hypermodel, hp, train, train_size, steps):
+
     started = time.perf_counter()
     model = hypermodel.build(hp)
     batch_size = hypermodel.batch_size(hp)
     timer = _StepTimer()
-    model.fit(batched(train, batch_size).take(steps), epochs=1, verbose=0, shuffle=False,
-              callbacks=[timer])
+    model.fit(first_batches(batched(train, batch_size), steps), epochs=1, verbose=0,
+              shuffle=False, callbacks=[timer])
     after_first = timer.times[1:]  # the first batch carries the tracing
     per_step = (after_first[-1] - after_first[0]) / max(1, len(after_first) - 1)
     setup = after_first[0] - started - per_step
@@ -63,28 +64,60 @@ def _time_one(hypermodel, hp, train, train_size, steps):
     return setup, 1.1 * per_step * math.ceil(train_size / batch_size)
 
 
-def retrain_epochs(config, train_val_size, train_size):
+def retrain_epochs(config, train_val_ratio):
     """Most epochs the final stage trains, in epochs of the training split: each
     retrain (seeds of the best trial, then the other ensemble members) runs at
-    most `config.epochs` epochs on train+validation."""
+    most `config.epochs` epochs on train+validation (`train_val_ratio` times the
+    training split)."""
     if not config.retrain:
         return 0
     runs = config.seeds + config.ensemble - 1
-    return runs * config.epochs * train_val_size / train_size
+    return runs * config.epochs * train_val_ratio
 
 
-def describe(tuner_kind, trials, epochs, setup, epoch_seconds, *, retrain_epochs=0):
+def estimated_seconds(trials, epochs, setup, epoch_seconds, retrain_epochs=0):
+    """Seconds of a plan of `trials` trials, `epochs` epochs in all, then the retraining."""
+    return trials * setup + (epochs + retrain_epochs) * epoch_seconds
+
+
+def epochs_for_budget(config, setup, epoch_seconds, train_val_ratio):
+    """The largest Hyperband `max_epochs` of `config.epochs`, /3, /9, ... (at least 3) whose
+    brackets (one round of each, uncapped), retraining included, fit `config.budget` seconds."""
+    import dataclasses
+
+    from tfopt.tuners import make_oracle, plan
+
+    epochs = config.epochs
+    while epochs > 3:
+        trials, total = plan(make_oracle("hyperband", "val_accuracy", epochs=epochs), epochs)
+        final = retrain_epochs(dataclasses.replace(config, epochs=epochs), train_val_ratio)
+        if estimated_seconds(trials, total, setup, epoch_seconds, final) <= config.budget:
+            break
+        epochs = max(3, epochs // 3)
+    return epochs
+
+
+def describe(tuner_kind, trials, epochs, setup, epoch_seconds, *, retrain_epochs=0,
+             budget=None, repeat=False):
     """One paragraph a person can check the search against."""
     search_seconds = trials * setup + epochs * epoch_seconds
     final_seconds = retrain_epochs * epoch_seconds
-    text = (f"[tfopt] plan: {tuner_kind}, up to {trials} trials, {epochs} epochs in all; a "
-            f"typical model takes {epoch_seconds:.1f} s an epoch, so about "
-            f"{_minutes(search_seconds)}")
+    scope = "one round of its brackets:" if repeat else "up to"
+    text = (f"[tfopt] plan: {tuner_kind}, {scope} {trials} trials, {epochs} epochs in all; a "
+            f"typical model takes {setup:.1f} s to build and {epoch_seconds:.1f} s an epoch, "
+            f"so about {_minutes(search_seconds)}")
     if retrain_epochs:
         text += (f", then retraining on train+validation (at most {retrain_epochs:.0f} epochs, "
                  f"about {_minutes(final_seconds)}): about {_minutes(search_seconds + final_seconds)}"
                  " in all")
-    return text + " (early stopping can end trials sooner)."
+    text += " (early stopping can end trials sooner)."
+    if budget:
+        text += (f" Budget {_minutes(budget)}: " + ("the brackets repeat until it is spent; "
+                                                    if repeat else "")
+                 + "no trial is started that would not end in time"
+                 + (", and time to retrain the best trial is kept aside."
+                    if retrain_epochs else "."))
+    return text
 
 
 def _minutes(seconds):

@@ -90,8 +90,6 @@ def trial_times(trial_ids, seconds):
 
 def png_to_tensorboard(log_dir, images, step=0):
     """Writes {tag: PNG bytes} as TensorBoard images under `log_dir`."""
-    import tensorflow as tf
+    from tfopt.tensorboard_logs import write_images
 
-    with tf.summary.create_file_writer(str(log_dir)).as_default():
-        for tag, png in images.items():
-            tf.summary.image(tag, tf.image.decode_png(png, channels=4)[None], step=step)
+    write_images(log_dir, images, step=step)

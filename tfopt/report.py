@@ -100,7 +100,7 @@ def _sections(results, trials):
     sections = [("Run", ["setting", "value"], [[key, str(results[key])] for key in (
         "task", "data_source", "data_sizes", "model", "tuner", "seed", "strategy",
         "dtype_policy", "trials_run", "trials_failed", "final_model", "wall_time_seconds",
-        "tfopt_version")])]
+        "tfopt_version")] + _budget_rows(results))]
     sections += _data_sections(results)
     sections.append(("Final model (test split)", ["measure", "value"], [
         ["best validation " + objective, f"{results['best_validation_score']:.4f}"],
@@ -140,6 +140,21 @@ def _sections(results, trials):
                          [[w["text"], w["true"], w["predicted"], f"{w['probability']:.3f}"]
                           for w in results["confidently_wrong"]]))
     return sections
+
+
+def _budget_rows(results):
+    """The wall-clock budget's rows of the Run table (none without a budget)."""
+    budget = results.get("budget")
+    if not budget:
+        return []
+    rows = [["budget", f"{budget['seconds']:.0f} s" + (
+        f" (hyperband max_epochs {budget['max_epochs']})" if results["tuner"] == "hyperband"
+        else "")]]
+    rows.append(["budget: trials", "stopped: " + budget["stopped"] if budget["stopped"]
+                 else "the search ended before the budget"])
+    if budget["retrain_skipped"]:
+        rows.append(["budget: final model", "retraining did not fit; best trial's checkpoint"])
+    return rows
 
 
 def _data_sections(results):

@@ -18,10 +18,9 @@ SUMMARY_METRICS = ("accuracy", "macro_f1", "roc_auc", "log_loss", "expected_cali
 
 def write_summary_text(log_dir, tag, markdown):
     """Writes a Markdown text summary that TensorBoard shows under its Text tab."""
-    import tensorflow as tf
+    from tfopt.tensorboard_logs import write_text
 
-    with tf.summary.create_file_writer(str(log_dir)).as_default():
-        tf.summary.text(tag, markdown, step=0)
+    write_text(log_dir, tag, markdown)
 
 
 def write_trials_csv(tuner, path):
@@ -45,7 +44,7 @@ def write_trials_csv(tuner, path):
 
 
 def save_results(tuner, data, config, run_dir, *, final_summary, probabilities, exports,
-                 started, policy, strategy, settings=None, init_from=None):
+                 started, policy, strategy, settings=None, init_from=None, budget=None):
     """Writes best_hyperparameters.json, test_predictions.npz, trials.csv and results.json.
 
     `probabilities` holds the test-split probabilities of each candidate
@@ -111,6 +110,7 @@ def save_results(tuner, data, config, run_dir, *, final_summary, probabilities, 
         "confidently_wrong": confidently_wrong(data.y_test, probabilities["final"],
                                                data.raw_test, data.class_names)
         if data.modality == "text" else None,
+        "budget": budget,
         "wall_time_seconds": round(time.time() - started, 1),
     }
     (run_dir / "results.json").write_text(json.dumps(results, indent=2))

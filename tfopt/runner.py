@@ -8,19 +8,24 @@ import keras
 
 from tfopt import finetune
 from tfopt import plan as plan_module
-from tfopt.callbacks import trial_callbacks
+from tfopt.budget import Budget, DeadlineCallback, format_seconds
+from tfopt.callbacks import StepClock, trial_callbacks
 from tfopt.config import SearchConfig
 from tfopt.data.profile import describe_settings, infer_settings
 from tfopt.data.pipeline import to_dataset
 from tfopt.distribute import choose_strategy, set_mixed_precision, strategy_name
-from tfopt.export import export_models
+from tfopt.backend import configure_backend
+from tfopt.export import check_exports, export_models
 from tfopt.final import finalize
 from tfopt.hypermodels import base_space, custom_name, make_hypermodel
 from tfopt.report import build_report
 from tfopt.results import save_results
 from tfopt.space import apply_space
 from tfopt.tasks import load_data
-from tfopt.tuners import make_tuner, plan
+from tfopt.tuners import make_oracle, make_tuner, plan
+
+
+REPEATS = 1000  # Hyperband iterations under a wall-clock budget: the budget ends the search
 
 
 @dataclasses.dataclass
@@ -39,7 +44,7 @@ def search(task=None, model=None, tuner="hyperband", *, data=None, text_column=N
            label_column=None, image_size=None, skip_bad=False, space=None, class_weights=None,
            objective=None, max_trials=None, epochs=None, out=None, seed=0, data_dir=None,
            strategy="auto", mixed_precision=False, retrain=True, seeds=1, ensemble=1,
-           export=(), init_from=None, verbose=1):
+           export=(), init_from=None, budget=None, callbacks=None, plan_only=False, verbose=1):
     """Tunes a model on a built-in task or on your own data and returns a `SearchResult`.
 
     Args:
@@ -82,6 +87,13 @@ def search(task=None, model=None, tuner="hyperband", *, data=None, text_column=N
         init_from: a finished run folder whose trained network is fine-tuned on
             this data (new classifier; frozen blocks and learning rate tuned);
             the report compares it with the same architecture from scratch.
+        budget: wall-clock limit of the whole search, e.g. "90s", "10m", "2h" or
+            seconds. Hyperband's `max_epochs` (unless `epochs` is given) is chosen so
+            the plan fits; no trial is started that would not end in time; time
+            for retraining the best trial so far is kept aside.
+        callbacks: extra Keras callbacks every trial gets (copied per trial).
+        plan_only: print and return the plan (trials, epochs, estimated time from
+            a short timing probe) as a dict, without searching or writing anything.
         verbose: 0 silent, 1 progress bars, 2 one line per epoch.
 
     Example:
@@ -99,8 +111,10 @@ def search(task=None, model=None, tuner="hyperband", *, data=None, text_column=N
                           text_column=text_column, label_column=label_column,
                           image_size=image_size, skip_bad=skip_bad, class_weights=class_weights,
                           objective=objective, space=space, init_from=init_from,
-                          custom_model=custom_name(custom)).resolved()
+                          custom_model=custom_name(custom), budget=budget).resolved()
     task_info = config.task_info()
+    configure_backend()
+    check_exports(config.export)
     keras.utils.set_random_seed(config.seed)
     policy = set_mixed_precision(config.mixed_precision)
     distribution = choose_strategy(config.strategy)
@@ -112,8 +126,8 @@ def search(task=None, model=None, tuner="hyperband", *, data=None, text_column=N
         data.notes += finetune.match_images(data, source.network.input_shape[1:])
     settings = infer_settings(data, class_weights=config.class_weights,
                               objective=config.objective)
-    config = config.with_budget(len(data.y_train))
-    run_dir = config.prepare_run_dir()
+    epochs_given, trials_given = config.epochs is not None, config.max_trials is not None
+    config = config.with_trial_budget(len(data.y_train))
     _say(verbose, f"[tfopt] data: {data.source}; splits {data.sizes()}, "
                   f"{data.num_classes} classes, input {data.input_shape}")
     for line in describe_settings(data, settings, config.model, model_given=bool(model)):
@@ -123,24 +137,58 @@ def search(task=None, model=None, tuner="hyperband", *, data=None, text_column=N
 
     hypermodel, space = _hypermodel_and_space(config, task_info, data, settings, custom,
                                               source, verbose)
+    # Under a budget the probe times the default model and one sample: its time is the search's.
+    setup, epoch_seconds = plan_module.probe(hypermodel, train, len(data.y_train), space=space,
+                                             samples=1 if config.budget else 3)
+    train_val_ratio = (len(data.y_train) + len(data.y_val)) / len(data.y_train)
+    repeat = bool(config.budget) and config.tuner == "hyperband" and not trials_given
+    if repeat:  # Hyperband's brackets go round until the time is up
+        epochs = config.epochs if epochs_given else plan_module.epochs_for_budget(
+            config, setup, epoch_seconds, train_val_ratio)
+        config = dataclasses.replace(config, epochs=epochs, max_trials=None)
+    trials, total_epochs = plan(make_oracle(config.tuner, settings["objective"],
+                                            max_trials=config.max_trials, epochs=config.epochs,
+                                            hyperparameters=space, hypermodel=hypermodel),
+                                config.epochs)
+    retrain_epochs = plan_module.retrain_epochs(config, train_val_ratio)
+    plan_text = plan_module.describe(config.tuner, trials, total_epochs, setup, epoch_seconds,
+                                     retrain_epochs=retrain_epochs, budget=config.budget,
+                                     repeat=repeat)
+    _say(verbose, plan_text)
+    first_trial = setup + (1 if config.tuner == "hyperband" else config.epochs) * epoch_seconds
+    if config.budget and first_trial > config.budget - (time.time() - started):
+        _say(verbose, f"[tfopt] budget: {format_seconds(config.budget)} is shorter than one trial "
+                      f"(about {format_seconds(first_trial)} after loading and timing); the first "
+                      "trial runs anyway and is stopped at the deadline")
+    if plan_only:
+        return {"tuner": config.tuner, "trials": trials, "epochs": total_epochs,
+                "max_epochs": config.epochs, "setup_seconds": round(setup, 2),
+                "epoch_seconds": round(epoch_seconds, 2), "budget_seconds": config.budget,
+                "estimated_seconds": round(plan_module.estimated_seconds(
+                    trials, total_epochs, setup, epoch_seconds, retrain_epochs)),
+                "text": plan_text}
+
+    run_dir = config.prepare_run_dir()
+    _say(verbose, f"[tfopt] run folder: {run_dir}; strategy {strategy_name(distribution)}, "
+                  f"dtype {policy}")
+    clock = StepClock()
+    deadline = None
+    if config.budget:
+        deadline = Budget(config.budget, spent=time.time() - started, setup=setup,
+                          epoch_seconds=epoch_seconds, train_val_ratio=train_val_ratio,
+                          final_runs=(config.seeds + config.ensemble - 1) * config.retrain)
     kt_tuner = make_tuner(config.tuner, hypermodel, objective=settings["objective"],
                           directory=run_dir, max_trials=config.max_trials,
                           epochs=config.epochs, seed=config.seed,
-                          distribution_strategy=distribution, hyperparameters=space)
-    trials, total_epochs = plan(kt_tuner, config.epochs)
-    setup, epoch_seconds = plan_module.probe(hypermodel, train, len(data.y_train), space=space)
-    _say(verbose, f"[tfopt] run folder: {run_dir}; strategy {strategy_name(distribution)}, "
-                  f"dtype {policy}")
-    retrain_epochs = plan_module.retrain_epochs(config, len(data.y_train) + len(data.y_val),
-                                                len(data.y_train))
-    _say(verbose, plan_module.describe(config.tuner, trials, total_epochs, setup, epoch_seconds,
-                                       retrain_epochs=retrain_epochs))
-
+                          distribution_strategy=distribution, hyperparameters=space,
+                          iterations=REPEATS if repeat else 1, budget=deadline, step_clock=clock)
+    extra = [clock] + ([DeadlineCallback(deadline)] if deadline else []) + list(callbacks or [])
     kt_tuner.search(train, validation_data=val, epochs=config.epochs,
-                    callbacks=trial_callbacks(run_dir / "logs", objective=settings["objective"]),
-                    verbose=verbose)
+                    callbacks=trial_callbacks(run_dir / "logs", objective=settings["objective"])
+                    + extra, verbose=verbose)
+    retrain = _retrain_within_budget(config, deadline, kt_tuner, verbose)
     final, network, final_summary, probabilities = finalize(
-        kt_tuner, hypermodel, data, retrain_best=config.retrain, seeds=config.seeds,
+        kt_tuner, hypermodel, data, retrain_best=retrain, seeds=config.seeds,
         ensemble=config.ensemble, seed=config.seed, log_dir=run_dir / "logs" / "final",
         verbose=verbose, say=functools.partial(_say, verbose))
     exports = export_models(final, network, data, run_dir, formats=config.export)
@@ -151,7 +199,8 @@ def search(task=None, model=None, tuner="hyperband", *, data=None, text_column=N
     results = save_results(kt_tuner, data, config, run_dir, final_summary=final_summary,
                            probabilities=probabilities, exports=exports, started=started,
                            policy=policy, strategy=strategy_name(distribution),
-                           settings=settings, init_from=comparison)
+                           settings=settings, init_from=comparison,
+                           budget=_budget_summary(deadline, retrain, config))
     report_started = time.time()
     build_report(run_dir, tensorboard=True)
     _say(verbose, f"[tfopt] report: {run_dir / 'report.html'} ({time.time() - report_started:.1f} s)")
@@ -161,6 +210,31 @@ def search(task=None, model=None, tuner="hyperband", *, data=None, text_column=N
                   f"{data.sizes()['test']} test examples; results in {run_dir}")
     best_hp = kt_tuner.oracle.get_best_trials(1)[0].hyperparameters
     return SearchResult(kt_tuner, best_hp, final, results, run_dir)
+
+
+def _retrain_within_budget(config, budget, tuner, verbose):
+    """Whether to retrain: as asked, unless the budget's time left cannot fit it."""
+    if budget is None:
+        return config.retrain
+    if budget.stopped:
+        _say(verbose, f"[tfopt] budget: no more trials: {budget.stopped}")
+    if not config.retrain:
+        return False
+    needed, left = budget.final_seconds(), budget.remaining() - budget.margin
+    if needed > left:
+        _say(verbose, f"[tfopt] budget: retraining would take about {format_seconds(needed)}, "
+                      f"{format_seconds(max(0.0, left))} are left; the final model is the best "
+                      "trial's checkpoint")
+        return False
+    return True
+
+
+def _budget_summary(budget, retrained, config):
+    """What results.json records about the wall-clock budget (None without one)."""
+    if budget is None:
+        return None
+    return {"seconds": config.budget, "max_epochs": config.epochs, "stopped": budget.stopped,
+            "retrain_skipped": bool(config.retrain and not retrained)}
 
 
 def _hypermodel_and_space(config, task_info, data, settings, custom, source, verbose):

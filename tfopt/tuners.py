@@ -1,5 +1,6 @@
 """Tuners: keras-tuner's own classes, with trial-k-of-N progress and a trial plan."""
 
+import copy
 import json
 import math
 import pathlib
@@ -7,7 +8,10 @@ import time
 
 import keras_tuner as kt
 
+from tfopt.callbacks import peak_rss_mb
+
 from tfopt.errors import InputError
+from tfopt.tensorboard_logs import TrialLogs
 from tfopt.tasks import TUNERS, objective_direction
 
 
@@ -16,9 +20,11 @@ STATS_FILE = "trial_stats.json"
 
 class _Progress:
     """Prints "trial k of N" with the trial's hyperparameters and the best score so far,
-    and records each trial's epochs run and seconds in `<project>/trial_stats.json`."""
+    and records each trial's epochs run, seconds, seconds inside training steps and the
+    process's peak memory in `<project>/trial_stats.json`."""
 
     planned_trials = None
+    step_clock = None  # the `StepClock` among the search's callbacks, if any
 
     def on_search_begin(self):
         super().on_search_begin()
@@ -38,6 +44,8 @@ class _Progress:
               + ", ".join(f"{k}={_short(v)}" for k, v in values.items()), flush=True)
         self._trial_started = time.monotonic()
         self._epochs_run = 0
+        if self.step_clock is not None:
+            self.step_clock.reset()
 
     def on_epoch_end(self, trial, model, epoch, logs=None):
         super().on_epoch_end(trial, model, epoch, logs=logs)
@@ -46,9 +54,16 @@ class _Progress:
     def on_trial_end(self, trial):
         seconds = time.monotonic() - self._trial_started
         stats = trial_stats(self)
-        stats[trial.trial_id] = {"epochs_run": self._epochs_run, "seconds": round(seconds, 1)}
+        stats[trial.trial_id] = {"epochs_run": self._epochs_run, "seconds": round(seconds, 2),
+                                 "step_seconds": self.step_clock and round(self.step_clock.total, 2),
+                                 "peak_rss_mb": peak_rss_mb()}
         pathlib.Path(self.project_dir, STATS_FILE).write_text(json.dumps(stats, indent=1))
         super().on_trial_end(trial)
+        budget = getattr(self.oracle, "budget", None)
+        if budget is not None:
+            best = self.oracle.get_best_trials(1)
+            budget.record_trial(seconds, self._epochs_run,
+                                best_epochs=_epochs_to_best(best[0]) if best else None)
         score = "failed" if trial.score is None else f"{trial.score:.4f}"
         best = self.oracle.get_best_trials(1)
         best_score = f"{best[0].score:.4f} (trial {best[0].trial_id})" if best else "none yet"
@@ -66,6 +81,11 @@ def trial_stats(tuner):
     """{trial_id: {"epochs_run", "seconds"}} recorded so far (kept across resumes)."""
     path = pathlib.Path(tuner.project_dir, STATS_FILE)
     return json.loads(path.read_text()) if path.is_file() else {}
+
+
+def _epochs_to_best(trial):
+    """Epochs from scratch to the trial's best epoch (see `tfopt.final.best_epochs`)."""
+    return trial.hyperparameters.values.get("tuner/initial_epoch", 0) + (trial.best_step or 0) + 1
 
 
 def _short(value):
@@ -90,40 +110,75 @@ class _DefaultsFirst:
         return values
 
 
-class HyperbandOracle(_DefaultsFirst, kt.oracles.HyperbandOracle):
+class _WithinBudget:
+    """Oracle mixin: no new trial when it would not end within `budget` (a `tfopt.budget.Budget`),
+    except the first, so that every search has a result.
+
+    The oracle's own choice is undone then (Hyperband's brackets, the sampled
+    values), so a later resume, with more time, goes on where this one stopped.
+    """
+
+    budget = None
+    epochs_per_trial = None  # epochs of a trial when the oracle does not set "tuner/epochs"
+    _STATE = ("_brackets", "_current_bracket", "_current_iteration", "_tried_so_far",
+              "_id_to_hash", "_seed_state")
+
+    def populate_space(self, trial_id):
+        if self.budget is None:
+            return super().populate_space(trial_id)
+        saved = {name: copy.deepcopy(getattr(self, name)) for name in self._STATE
+                 if hasattr(self, name)}
+        response = super().populate_space(trial_id)
+        values = response.get("values") or {}
+        epochs = values.get("tuner/epochs", self.epochs_per_trial) - \
+            values.get("tuner/initial_epoch", 0)
+        if response["status"] != "RUNNING" or self.budget.fits(epochs) or not self.trials:
+            return response  # the first trial always runs (cut at the deadline if need be)
+        for name, value in saved.items():
+            setattr(self, name, value)
+        return {"status": kt.engine.trial.TrialStatus.STOPPED, "values": None}
+
+
+class HyperbandOracle(_WithinBudget, _DefaultsFirst, kt.oracles.HyperbandOracle):
     pass
 
 
-class RandomSearchOracle(_DefaultsFirst, kt.oracles.RandomSearchOracle):
+class RandomSearchOracle(_WithinBudget, _DefaultsFirst, kt.oracles.RandomSearchOracle):
     pass
 
 
-class BayesianOptimizationOracle(_DefaultsFirst, kt.oracles.BayesianOptimizationOracle):
+class BayesianOptimizationOracle(_WithinBudget, _DefaultsFirst,
+                                 kt.oracles.BayesianOptimizationOracle):
     pass
 
 
-class Tuner(_Progress, kt.Tuner):
+class GridSearchOracle(_WithinBudget, kt.oracles.GridSearchOracle):
+    pass
+
+
+class Tuner(_Progress, TrialLogs, kt.Tuner):
     """keras-tuner's `Tuner` (what `RandomSearch` and friends are) with tfopt's progress."""
 
 
-class Hyperband(_Progress, kt.Hyperband):
+class Hyperband(_Progress, TrialLogs, kt.Hyperband):
     """keras-tuner's `Hyperband` (epoch schedule, checkpoint hand-over) on a given oracle."""
 
     def __init__(self, oracle, **kwargs):
         kt.Tuner.__init__(self, oracle=oracle, **kwargs)
 
 
-def make_tuner(kind, hypermodel, *, objective, directory, project_name="tuner", max_trials=None,
-               epochs=10, seed=None, distribution_strategy=None, hyperparameters=None):
-    """Builds a keras-tuner tuner of `kind` ("hyperband", "random", "bayesian" or "grid").
+def make_oracle(kind, objective, *, max_trials=None, epochs=10, seed=None,
+                hyperparameters=None, hypermodel=None, iterations=1):
+    """keras-tuner's oracle of `kind` ("hyperband", "random", "bayesian" or "grid").
 
     For hyperband `epochs` is `max_epochs` (factor 3) and `max_trials` caps the
-    number of trials; for the others `max_trials` is the number of trials and
-    `epochs` the epochs of each. The first trial is the default configuration
-    (except for grid, which walks its grid). An existing
-    `directory/project_name` is resumed, never overwritten. `hyperparameters`
-    (from `tfopt.space.apply_space`) replace the family's own ranges of the
-    same names; the rest of the space is tuned as usual.
+    number of trials, and its brackets run `iterations` times (a wall-clock
+    budget repeats them until time is up); for the others `max_trials` is the
+    number of trials. The
+    first trial is the default configuration (except for grid, which walks its
+    grid). `hyperparameters` (from `tfopt.space.apply_space`) replace the
+    family's own ranges of the same names. A `hypermodel` declares its space on
+    the oracle (a tuner does that itself; the plan of a grid needs it).
 
     Raises:
         InputError: for an unknown kind.
@@ -131,26 +186,51 @@ def make_tuner(kind, hypermodel, *, objective, directory, project_name="tuner", 
     objective = kt.Objective(objective, objective_direction(objective))
     if kind == "hyperband":
         oracle = HyperbandOracle(objective, max_epochs=epochs, factor=3, seed=seed,
-                                 hyperparameters=hyperparameters)
+                                 hyperparameters=hyperparameters, hyperband_iterations=iterations)
         oracle.max_trials = max_trials
     elif kind in ("random", "bayesian", "grid"):
         oracle_class = {"random": RandomSearchOracle, "bayesian": BayesianOptimizationOracle,
-                        "grid": kt.oracles.GridSearchOracle}[kind]
+                        "grid": GridSearchOracle}[kind]
         oracle = oracle_class(objective, max_trials=max_trials, seed=seed,
                               hyperparameters=hyperparameters)
     else:
         raise InputError(f"Unknown tuner '{kind}'. Known tuners: {', '.join(TUNERS)}.")
+    oracle.epochs_per_trial = epochs
+    if hypermodel is not None:
+        space = oracle.get_space()
+        hypermodel.declare_hyperparameters(space)
+        oracle.update_space(space)
+    return oracle
+
+
+def make_tuner(kind, hypermodel, *, objective, directory, project_name="tuner", max_trials=None,
+               epochs=10, seed=None, distribution_strategy=None, hyperparameters=None,
+               iterations=1, budget=None, step_clock=None):
+    """Builds a keras-tuner tuner on `make_oracle(kind, ...)` with tfopt's progress lines.
+
+    `epochs` are each trial's (hyperband: `max_epochs`). An existing
+    `directory/project_name` is resumed, never overwritten. With a
+    `tfopt.budget.Budget`, no trial is started that would not end in time.
+    `step_clock` is the `StepClock` among the search's callbacks (for the
+    seconds inside training steps in trial_stats.json).
+
+    Raises:
+        InputError: for an unknown kind.
+    """
+    oracle = make_oracle(kind, objective, max_trials=max_trials, epochs=epochs, seed=seed,
+                         hyperparameters=hyperparameters, iterations=iterations)
+    oracle.budget = budget
     tuner_class = Hyperband if kind == "hyperband" else Tuner
     tuner = tuner_class(oracle=oracle, hypermodel=hypermodel, directory=str(directory),
                         project_name=project_name, distribution_strategy=distribution_strategy,
                         overwrite=False)
-    tuner.planned_trials = plan(tuner, epochs)[0]
+    tuner.planned_trials = plan(tuner.oracle, epochs)[0] if budget is None else None
+    tuner.step_clock = step_clock
     return tuner
 
 
-def plan(tuner, epochs):
+def plan(oracle, epochs):
     """(trials, epochs) the search will run at most, from the oracle's own schedule."""
-    oracle = tuner.oracle
     if isinstance(oracle, kt.oracles.HyperbandOracle):
         trials = total_epochs = 0
         for bracket in reversed(range(oracle._get_num_brackets())):  # most aggressive first

@@ -1,10 +1,78 @@
-"""tf.data input pipelines: built once per search, batched per trial."""
+"""Input pipelines, built once per search and batched per trial: `tf.data` when
+TensorFlow is installed, else NumPy arrays behind a `keras.utils.PyDataset`
+(the JAX or PyTorch backend without TensorFlow)."""
 
-import tensorflow as tf
+import math
+
+import keras
+import numpy as np
+
+from tfopt.backend import has_tensorflow
+
+
+class ArrayDataset:
+    """Unbatched in-memory examples: what `to_dataset` returns without TensorFlow.
+
+    `x` holds the features (images already scaled to float32 in [0, 1]); `y`
+    the labels, or None for inputs only.
+    """
+
+    def __init__(self, x, y=None):
+        self.x, self.y = x, y
+
+    def __len__(self):
+        return len(self.x)
+
+
+class ArrayBatches(keras.utils.PyDataset):
+    """Batches of an `ArrayDataset` for `model.fit`/`predict` (what `batched` returns
+    without TensorFlow).
+
+    With `shuffle`, the examples are reshuffled before every epoch from a
+    generator seeded with `seed`, so two runs with the same seed see the same
+    batches. `steps` caps the number of batches (see `first_batches`).
+    """
+
+    def __init__(self, dataset, batch_size, *, shuffle=False, seed=None, drop_remainder=False,
+                 steps=None):
+        super().__init__()
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be a positive integer. Received: {batch_size}")
+        self.dataset, self.batch_size = dataset, int(batch_size)
+        self.shuffle, self.seed = shuffle, seed
+        self.drop_remainder, self.steps = drop_remainder, steps
+        self._rng = np.random.default_rng(seed)
+        self._order = self._rng.permutation(len(dataset)) if shuffle else np.arange(len(dataset))
+
+    def __len__(self):
+        size = len(self.dataset)
+        batches = size // self.batch_size if self.drop_remainder else \
+            math.ceil(size / self.batch_size)
+        return batches if self.steps is None else min(batches, self.steps)
+
+    def __getitem__(self, index):
+        if not 0 <= index < len(self):
+            raise IndexError(f"batch {index} of {len(self)}")
+        rows = self._order[index * self.batch_size:(index + 1) * self.batch_size]
+        x = self.dataset.x[rows]
+        return x if self.dataset.y is None else (x, self.dataset.y[rows])
+
+    def on_epoch_end(self):
+        if self.shuffle:
+            self._rng.shuffle(self._order)
 
 
 def to_dataset(x, y, modality):
-    """Unbatched, cached `tf.data.Dataset` of (features, label); images scaled to [0, 1]."""
+    """Unbatched, cached (features, label) examples; images scaled to [0, 1] float32.
+
+    A `tf.data.Dataset` when TensorFlow is installed, else an `ArrayDataset`.
+    """
+    if not has_tensorflow():
+        x = np.asarray(x)
+        return ArrayDataset(x.astype("float32") / 255.0 if modality == "image" else x,
+                            np.asarray(y))
+    import tensorflow as tf
+
     dataset = tf.data.Dataset.from_tensor_slices((x, y))
     if modality == "image":
         dataset = dataset.map(
@@ -14,10 +82,28 @@ def to_dataset(x, y, modality):
     return dataset.cache()
 
 
-def batched(dataset, batch_size, *, shuffle=False, seed=None):
-    """Batches a dataset from `to_dataset`, reshuffling each epoch when training."""
+def batched(dataset, batch_size, *, shuffle=False, seed=None, drop_remainder=False):
+    """Batches a dataset from `to_dataset`, reshuffling each epoch when `shuffle`.
+
+    `drop_remainder` leaves out the last, smaller batch (so every step has one
+    shape and compiles once). Returns a `tf.data.Dataset` or an `ArrayBatches`.
+    """
+    if isinstance(dataset, ArrayDataset):
+        return ArrayBatches(dataset, batch_size, shuffle=shuffle, seed=seed,
+                            drop_remainder=drop_remainder)
+    import tensorflow as tf
+
     if shuffle:
         size = int(dataset.cardinality())
         buffer = size if size > 0 else 10_000
         dataset = dataset.shuffle(min(buffer, 60_000), seed=seed, reshuffle_each_iteration=True)
-    return dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+    return dataset.batch(batch_size, drop_remainder=drop_remainder).prefetch(tf.data.AUTOTUNE)
+
+
+def first_batches(batches, steps):
+    """The first `steps` batches of `batched(...)`'s result (`tf.data`'s `take`)."""
+    if isinstance(batches, ArrayBatches):
+        return ArrayBatches(batches.dataset, batches.batch_size, shuffle=batches.shuffle,
+                            seed=batches.seed, drop_remainder=batches.drop_remainder,
+                            steps=steps)
+    return batches.take(steps)

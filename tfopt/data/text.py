@@ -54,9 +54,22 @@ def _read_review_folders(folder):
 
 def vectorize(splits, *, max_tokens, sequence_length, vocabulary=None):
     """Tokenizes every split once with a `TextVectorization` adapted on the training texts,
-    or with a given `vocabulary` (a list of tokens, as `get_vocabulary()` returns it)."""
+    or with a given `vocabulary` (a list of tokens, as `get_vocabulary()` returns it).
+
+    Raises:
+        InputError: without TensorFlow, which `TextVectorization` runs on.
+    """
     import keras
 
+    from tfopt.backend import has_tensorflow
+    from tfopt.errors import InputError
+
+    if not has_tensorflow():
+        raise InputError(
+            "Text tasks need TensorFlow: keras.layers.TextVectorization (tokenizing, and the "
+            "final model's string input) runs on it, and it is not installed (Keras backend "
+            f"'{keras.backend.backend()}'). Install TensorFlow (pip install tensorflow) or use "
+            "the TensorFlow backend (KERAS_BACKEND=tensorflow); image tasks run without it.")
     vectorizer = keras.layers.TextVectorization(
         max_tokens=None if vocabulary is not None else max_tokens, vocabulary=vocabulary,
         output_sequence_length=sequence_length)

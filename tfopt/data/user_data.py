@@ -231,6 +231,7 @@ def _read_folder(root, size, skip_bad, notes):
 
 def _read_image(file):
     """(uint8 array in its own channels, None), or (None, why it is bad)."""
+    _require_tensorflow("Reading image files")
     import tensorflow as tf
 
     if file.suffix.lower() not in IMAGE_SUFFIXES:
@@ -241,6 +242,19 @@ def _read_image(file):
         # TF prefixes {{function_node ...}} and appends [Op:DecodeImage]; keep the reason.
         reason = re.sub(r"\{\{.*?\}\}|\[Op:\w+\]", "", str(error).splitlines()[0]).strip()
         return None, f"is not a readable image ({reason})"
+
+
+def _require_tensorflow(what):
+    """Raises InputError without TensorFlow, whose image ops decode and resize own images."""
+    from tfopt.backend import has_tensorflow
+
+    if not has_tensorflow():
+        import keras
+
+        raise InputError(f"{what} of your own image data needs TensorFlow (tf.io/tf.image), "
+                         f"which is not installed (Keras backend '{keras.backend.backend()}'). "
+                         "Install TensorFlow (pip install tensorflow), or pass an .npz of "
+                         "equally sized uint8 images (x) and labels (y) without --image-size.")
 
 
 def _conform_images(parts, size, notes):
@@ -289,6 +303,7 @@ def _infer_size(counts, notes):
 
 def _resize(images, size):
     """Antialiased resize of one image or a batch, rounded back to uint8."""
+    _require_tensorflow("Resizing images")
     import tensorflow as tf
 
     if images.ndim == 4 and len(images) > 256:  # in batches, to bound the float32 copy

@@ -1,0 +1,119 @@
+"""The wall-clock budget: parsing, the fit rule, the deadline callback, and a budgeted search."""
+
+import json
+
+import keras
+import numpy as np
+import pytest
+
+import tfopt
+from tfopt.budget import Budget, DeadlineCallback, format_seconds, parse_budget
+from tfopt.errors import InputError
+
+
+@pytest.mark.parametrize("text, seconds", [("90s", 90), ("10m", 600), ("2h", 7200),
+                                           ("1.5h", 5400), (" 45 ", 45), (30, 30), (2.5, 2.5)])
+def test_parse_budget_accepts_seconds_minutes_and_hours(text, seconds):
+    assert parse_budget(text) == seconds
+
+
+@pytest.mark.parametrize("text", ["10x", "m10", "", "-5m", "0s", 0, "ten minutes", True])
+def test_parse_budget_rejects_anything_else_naming_the_value(text):
+    with pytest.raises(InputError, match="budget must be"):
+        parse_budget(text)
+
+
+def test_format_seconds_reads_naturally():
+    assert [format_seconds(s) for s in (45, 750, 7200)] == ["45 s", "12.5 min", "2.0 h"]
+
+
+class FakeClock:
+    def __init__(self):
+        self.now = 1000.0
+
+    def __call__(self):
+        return self.now
+
+
+def test_a_trial_fits_only_with_room_for_itself_the_final_stage_and_the_margin():
+    clock = FakeClock()
+    budget = Budget(100, setup=2, epoch_seconds=10, final_runs=1, train_val_ratio=1.5,
+                    margin=5, clock=clock)
+    assert budget.fits(9)  # 2 + 90 <= 100 - 5
+    assert not budget.fits(10) and "the next trial (10 epochs, about 1.7 min)" in budget.stopped
+    budget.record_trial(32, 3, best_epochs=4)  # 10 s an epoch measured; retrain 4 * 1.5 epochs
+    assert budget.final_seconds() == pytest.approx(2 + 4 * 1.5 * 10)
+    assert budget.fits(3) and not budget.fits(4)  # 32 <= 100 - 62 - 5 < 42
+    clock.now += 20
+    assert budget.fits(1) and not budget.fits(2)  # 12 <= 80 - 62 - 5 < 22
+
+
+def test_measured_epochs_replace_the_probes_estimate():
+    budget = Budget(600, setup=1, epoch_seconds=5, clock=FakeClock())
+    budget.record_trial(seconds=21, epochs_run=2)
+    budget.record_trial(seconds=31, epochs_run=2)
+    assert budget.epoch_seconds == pytest.approx((10 + 15) / 2)
+
+
+def test_spent_time_counts_against_the_budget():
+    clock = FakeClock()
+    budget = Budget(60, setup=0, epoch_seconds=1, spent=15, margin=0, clock=clock)
+    assert budget.remaining() == pytest.approx(45)
+
+
+def test_deadline_callback_stops_training_at_the_deadline_and_copies_share_the_budget():
+    import copy
+
+    clock = FakeClock()
+    budget = Budget(50, setup=0, epoch_seconds=1, margin=0, clock=clock)
+    callback = copy.deepcopy(DeadlineCallback(budget))
+    assert callback.budget is budget
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    callback.set_model(model)
+    model.stop_training = False
+    callback.on_train_batch_end(0)
+    assert not model.stop_training
+    clock.now += 51
+    callback.on_train_batch_end(1)
+    assert model.stop_training
+
+
+def test_a_budgeted_search_stops_launching_trials_and_finishes_cleanly(tmp_path):
+    budget = 25
+    result = tfopt.search("digits", tuner="random", max_trials=200, epochs=2, budget=f"{budget}s",
+                          out=str(tmp_path / "r"), verbose=0)
+    summary = result.results["budget"]
+    assert summary["seconds"] == budget
+    assert summary["stopped"].startswith("the next trial (2 epochs")
+    assert 1 <= result.results["trials_run"] < 200
+    assert result.results["trials_completed"] == result.results["trials_run"]
+    # stops in time: loading, the probe and the report are inside the budget; a few
+    # seconds of slack for a loaded machine, not a benchmark
+    assert result.results["wall_time_seconds"] < budget + 15
+    assert np.isfinite(result.results["test_accuracy"])
+    stats = json.loads((result.run_dir / "tuner" / "trial_stats.json").read_text())
+    assert len(stats) == result.results["trials_run"]
+    for trial in stats.values():
+        assert 0 < trial["step_seconds"] < trial["seconds"]
+        assert trial["peak_rss_mb"] > 50
+    assert "budget: trials" in (result.run_dir / "report.md").read_text()
+
+
+def test_a_budget_repeats_hyperband_brackets_and_picks_max_epochs(tmp_path, capsys):
+    result = tfopt.search("digits", budget="30s", retrain=False, out=str(tmp_path / "r"),
+                          verbose=1)
+    out = capsys.readouterr().out
+    assert "one round of its brackets" in out and "Budget 30 s: the brackets repeat" in out
+    assert "[tfopt] budget: no more trials: the next trial" in out
+    assert result.results["budget"]["max_epochs"] in (3, 9, 27)
+    assert result.tuner.oracle.hyperband_iterations > 1 and result.tuner.oracle.max_trials is None
+
+
+def test_plan_only_prints_and_returns_the_plan_without_writing(tmp_path, capsys):
+    out = tmp_path / "never"
+    plan = tfopt.search("digits", budget="10m", plan_only=True, out=str(out))
+    assert not out.exists()
+    assert plan["tuner"] == "hyperband" and plan["trials"] >= 6 and plan["epochs"] >= 11
+    assert plan["setup_seconds"] > 0 and plan["epoch_seconds"] > 0
+    assert plan["estimated_seconds"] >= plan["epochs"] * plan["epoch_seconds"]
+    assert plan["text"] in capsys.readouterr().out

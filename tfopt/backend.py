@@ -1,0 +1,68 @@
+"""Backend setup: JAX's persistent compilation cache, and whether TensorFlow is there.
+
+With `KERAS_BACKEND=jax` tfopt runs image searches without TensorFlow (NumPy input
+pipelines, TensorBoard's own event writer); `has_tensorflow()` picks the path.
+"""
+
+import functools
+import importlib.util
+import os
+import pathlib
+import sys
+
+import keras
+
+__all__ = ["configure_backend", "has_tensorflow", "jax_cache_dir", "notice"]
+
+JAX_CACHE_ENV = "TFOPT_JAX_CACHE"  # a folder, or "off"
+
+
+def has_tensorflow():
+    """Whether `import tensorflow` can succeed (checked without importing it)."""
+    if "tensorflow" in sys.modules:
+        return sys.modules["tensorflow"] is not None
+    try:
+        return importlib.util.find_spec("tensorflow") is not None
+    except (ImportError, ValueError):  # blocked, or a stub without a spec
+        return False
+
+
+def jax_cache_dir():
+    """JAX's persistent compilation cache folder: `$TFOPT_JAX_CACHE`, else
+    `$XDG_CACHE_HOME/tfopt/jax` (`~/.cache/tfopt/jax`); None when set to "off"."""
+    chosen = os.environ.get(JAX_CACHE_ENV)
+    if chosen is not None:
+        return None if chosen.strip().lower() in ("", "0", "off", "none") \
+            else pathlib.Path(chosen).expanduser()
+    cache = os.environ.get("XDG_CACHE_HOME") or pathlib.Path.home() / ".cache"
+    return pathlib.Path(cache) / "tfopt" / "jax"
+
+
+def configure_backend():
+    """Speed settings of the Keras backend; call once before building models.
+
+    JAX: compiled train/eval steps go to a persistent compilation cache
+    (`jax_cache_dir()`), so later trials and later runs with the same shapes
+    load them instead of compiling again. A cache folder you set yourself
+    (`JAX_COMPILATION_CACHE_DIR` or `jax.config`) is kept.
+
+    Returns:
+        the backend name ("jax", "tensorflow", "torch" or "numpy").
+    """
+    backend = keras.backend.backend()
+    if backend == "jax":
+        import jax
+
+        folder = jax_cache_dir()
+        if folder is not None and not jax.config.jax_compilation_cache_dir:
+            folder.mkdir(parents=True, exist_ok=True)
+            jax.config.update("jax_compilation_cache_dir", str(folder))
+            jax.config.update("jax_persistent_cache_min_compile_time_secs", 0)
+            jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+    return backend
+
+
+@functools.cache
+def notice(message):
+    """Prints `message` to stderr once per process (what is skipped, and how to get it)."""
+    print(f"[tfopt] {message}", file=sys.stderr, flush=True)

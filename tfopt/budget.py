@@ -1,0 +1,124 @@
+"""A wall-clock budget: parsing "90s"/"10m"/"2h", and deciding whether the next trial fits.
+
+The search asks `Budget.fits` before launching each trial; a trial that would
+end past the deadline is not started (the search finishes cleanly instead),
+and `DeadlineCallback` ends a running trial at the deadline. Time for the
+final retraining is set aside as the search goes, from the best trial so far.
+"""
+
+import re
+import time
+
+import keras
+
+from tfopt.errors import InputError
+
+_UNITS = {"s": 1, "m": 60, "h": 3600}
+
+
+def parse_budget(value):
+    """Seconds from a number of seconds or text like "90s", "10m", "1.5h" (None stays None).
+
+    Raises:
+        InputError: for anything else, or a budget that is not positive.
+    """
+    if value is None:
+        return None
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        seconds = float(value)
+    else:
+        match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smh]?)\s*", str(value).lower())
+        if not match:
+            raise InputError(f"budget must be a time like 90s, 10m or 2h (or a number of "
+                             f"seconds). Received: {value!r}")
+        seconds = float(match.group(1)) * _UNITS[match.group(2) or "s"]
+    if seconds <= 0:
+        raise InputError(f"budget must be more than 0 seconds. Received: {value!r}")
+    return seconds
+
+
+def format_seconds(seconds):
+    """"45 s", "12.5 min" or "2.0 h"."""
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    return f"{seconds / 60:.1f} min" if seconds < 5400 else f"{seconds / 3600:.1f} h"
+
+
+class Budget:
+    """Deadline bookkeeping for one search.
+
+    `setup` and `epoch_seconds` start from the plan's timing probe and are
+    updated from each finished trial. `spent` seconds of the budget are gone
+    already (loading the data, the probe). `final_runs` retrainings on train+validation
+    (`train_val_ratio` times an epoch of the training split) are set aside for
+    the final model; `margin` seconds (default 5% of the budget, 5 to 60 s) for
+    evaluation, export and the report.
+    """
+
+    def __init__(self, seconds, *, setup, epoch_seconds, spent=0.0, final_runs=0,
+                 train_val_ratio=1.0, margin=None, clock=time.monotonic):
+        self.seconds = float(seconds)
+        self.clock = clock
+        self.deadline = clock() + self.seconds - spent
+        self.setup = float(setup)
+        self.epoch_seconds = float(epoch_seconds)
+        self.final_runs = final_runs
+        self.train_val_ratio = train_val_ratio
+        self.margin = min(60.0, max(5.0, 0.05 * self.seconds)) if margin is None else margin
+        self.best_epochs = 0
+        self.stopped = None  # why no more trials were launched, once that happened
+        self._epoch_times = []
+
+    def remaining(self):
+        return self.deadline - self.clock()
+
+    def trial_seconds(self, epochs):
+        """Estimated seconds of a trial that trains `epochs` epochs."""
+        return self.setup + epochs * self.epoch_seconds
+
+    def final_seconds(self, epochs=None):
+        """Estimated seconds of the final retraining for a best trial of `epochs` epochs."""
+        epochs = self.best_epochs if epochs is None else epochs
+        if not self.final_runs or not epochs:
+            return 0.0
+        return self.final_runs * (self.setup + epochs * self.train_val_ratio * self.epoch_seconds)
+
+    def search_remaining(self):
+        """Seconds left for trials: the time left less the final stage's share and the margin."""
+        return self.remaining() - self.final_seconds() - self.margin
+
+    def fits(self, epochs):
+        """True when a trial of `epochs` epochs, then the final stage, ends before the deadline;
+        otherwise records why in `stopped`."""
+        if self.trial_seconds(epochs) <= self.search_remaining():
+            return True
+        self.stopped = (f"the next trial ({epochs} epoch{'s' * (epochs != 1)}, about "
+                        f"{format_seconds(self.trial_seconds(epochs))}) would not fit in the "
+                        f"{format_seconds(max(0.0, self.search_remaining()))} left for trials "
+                        f"of the "
+                        f"{format_seconds(self.seconds)} budget")
+        return False
+
+    def record_trial(self, seconds, epochs_run, best_epochs=None):
+        """Updates the per-epoch estimate from a finished trial, and the best trial's epochs."""
+        if epochs_run:
+            self._epoch_times.append(max(0.0, seconds - self.setup) / epochs_run)
+            self.epoch_seconds = sum(self._epoch_times) / len(self._epoch_times)
+        if best_epochs is not None:
+            self.best_epochs = best_epochs
+
+
+class DeadlineCallback(keras.callbacks.Callback):
+    """Stops training when only the final stage's share of `budget` is left (checked after
+    every batch); the trial keeps what it reached."""
+
+    def __init__(self, budget):
+        super().__init__()
+        self.budget = budget
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.budget.search_remaining() <= 0:
+            self.model.stop_training = True
+
+    def __deepcopy__(self, memo):  # keras-tuner copies callbacks per trial; share the budget
+        return DeadlineCallback(self.budget)
