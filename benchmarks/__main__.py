@@ -33,7 +33,7 @@ CASES = {
     "memory": (cases.memory, dict(task="digits"),
                {"quick": dict(trials=8), "full": dict(trials=20)}),
     "tuning_mr": (cases.tuning, dict(task="mr", target=0.75, goal_ratio=1.0, time_goal=None),
-                  {"quick": dict(budget=90, concurrent=True),
+                  {"quick": dict(budget=60, concurrent=True),
                    "full": dict(budget=600, concurrent=True)}),
 }
 

@@ -3,6 +3,7 @@
 import inspect
 
 import keras_tuner as kt
+import numpy as np
 import pytest
 
 from tfopt.hypermodels import HYPERMODELS, TextCNNHyperModel, VGGHyperModel
@@ -141,3 +142,17 @@ def test_a_custom_hypermodels_own_fit_gets_batched_data_and_class_weights(tiny_i
                    epochs=1, verbose=0)
     assert hypermodel.name == "Mine"
     assert tuple(user.seen[0]) == (16, 8, 8, 1) and user.seen[1] == {0: 1.0, 1: 2.0, 2: 1.0}
+
+
+def test_the_last_smaller_batch_is_dropped_only_on_jax(monkeypatch):
+    import keras
+
+    from tfopt.data.pipeline import ArrayDataset
+    from tfopt.hypermodels import drop_last_batch
+
+    data = ArrayDataset(np.zeros((300, 2)), np.zeros(300))
+    monkeypatch.setattr(keras.backend, "backend", lambda: "jax")
+    assert drop_last_batch(data, 128) and not drop_last_batch(data, 100)
+    assert not drop_last_batch(data, 512)  # never every batch
+    monkeypatch.setattr(keras.backend, "backend", lambda: "tensorflow")
+    assert not drop_last_batch(data, 128)
