@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 import tfopt
-from tfopt.budget import Budget, DeadlineCallback, format_seconds, parse_budget
+from tfopt.budget import Budget, format_seconds, parse_budget
+from tfopt.callbacks import DeadlineCallback
 from tfopt.errors import InputError
 
 

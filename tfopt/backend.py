@@ -10,8 +10,6 @@ import os
 import pathlib
 import sys
 
-import keras
-
 __all__ = ["configure_backend", "has_tensorflow", "jax_cache_dir", "notice"]
 
 JAX_CACHE_ENV = "TFOPT_JAX_CACHE"  # a folder, or "off"
@@ -49,6 +47,8 @@ def configure_backend():
     Returns:
         the backend name ("jax", "tensorflow", "torch" or "numpy").
     """
+    import keras
+
     backend = keras.backend.backend()
     if backend == "jax":
         import jax

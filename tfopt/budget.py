@@ -2,14 +2,12 @@
 
 The search asks `Budget.fits` before launching each trial; a trial that would
 end past the deadline is not started (the search finishes cleanly instead),
-and `DeadlineCallback` ends a running trial at the deadline. Time for the
+and `tfopt.callbacks.DeadlineCallback` ends a running trial at the deadline. Time for the
 final retraining is set aside as the search goes, from the best trial so far.
 """
 
 import re
 import time
-
-import keras
 
 from tfopt.errors import InputError
 
@@ -106,19 +104,3 @@ class Budget:
             self.epoch_seconds = sum(self._epoch_times) / len(self._epoch_times)
         if best_epochs is not None:
             self.best_epochs = best_epochs
-
-
-class DeadlineCallback(keras.callbacks.Callback):
-    """Stops training when only the final stage's share of `budget` is left (checked after
-    every batch); the trial keeps what it reached."""
-
-    def __init__(self, budget):
-        super().__init__()
-        self.budget = budget
-
-    def on_train_batch_end(self, batch, logs=None):
-        if self.budget.search_remaining() <= 0:
-            self.model.stop_training = True
-
-    def __deepcopy__(self, memo):  # keras-tuner copies callbacks per trial; share the budget
-        return DeadlineCallback(self.budget)

@@ -60,3 +60,19 @@ def peak_rss_mb():
     if resource is None:
         return None
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
+class DeadlineCallback(keras.callbacks.Callback):
+    """Stops training when only the final stage's share of `budget` is left (checked after
+    every batch); the trial keeps what it reached."""
+
+    def __init__(self, budget):
+        super().__init__()
+        self.budget = budget
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.budget.search_remaining() <= 0:
+            self.model.stop_training = True
+
+    def __deepcopy__(self, memo):  # keras-tuner copies callbacks per trial; share the budget
+        return DeadlineCallback(self.budget)

@@ -8,8 +8,8 @@ import keras
 
 from tfopt import finetune
 from tfopt import plan as plan_module
-from tfopt.budget import Budget, DeadlineCallback, format_seconds
-from tfopt.callbacks import StepClock, trial_callbacks
+from tfopt.budget import Budget, format_seconds
+from tfopt.callbacks import DeadlineCallback, StepClock, trial_callbacks
 from tfopt.config import SearchConfig
 from tfopt.data.profile import describe_settings, infer_settings
 from tfopt.data.pipeline import to_dataset
