@@ -14,7 +14,7 @@ from keras_tuner.engine.tuner import maybe_distribute
 
 from tfopt.data.pipeline import batched, to_dataset
 from tfopt.tensorboard_logs import tensorboard_callback
-from tfopt.tuners import tuned_values
+from tfopt.tuners import best_epochs, tuned_values
 
 
 def top_trials(oracle, k):
@@ -32,16 +32,6 @@ def top_trials(oracle, k):
         if len(picked) == k:
             break
     return picked
-
-
-def best_epochs(trial):
-    """Epochs from scratch to the trial's best epoch (early stopping's, not the last).
-
-    keras-tuner counts `best_step` from the start of the trial's own `fit`; a
-    Hyperband trial that continues another's checkpoint started at
-    `tuner/initial_epoch`, which is added back.
-    """
-    return trial.hyperparameters.values.get("tuner/initial_epoch", 0) + trial.best_step + 1
 
 
 def member_epochs(trial, best):

@@ -1,5 +1,6 @@
 """The search plan: trials and epochs from the tuner, time from a short timing probe."""
 
+import dataclasses
 import math
 import time
 
@@ -83,8 +84,6 @@ def estimated_seconds(trials, epochs, setup, epoch_seconds, retrain_epochs=0):
 def epochs_for_budget(config, setup, epoch_seconds, train_val_ratio):
     """The largest Hyperband `max_epochs` of `config.epochs`, /3, /9, ... (at least 3) whose
     brackets (one round of each, uncapped), retraining included, fit `config.budget` seconds."""
-    import dataclasses
-
     from tfopt.tuners import make_oracle, plan
 
     epochs = config.epochs

@@ -63,7 +63,7 @@ class _Progress:
         if budget is not None:
             best = self.oracle.get_best_trials(1)
             budget.record_trial(seconds, self._epochs_run,
-                                best_epochs=_epochs_to_best(best[0]) if best else None)
+                                best_epochs=best_epochs(best[0]) if best else None)
         score = "failed" if trial.score is None else f"{trial.score:.4f}"
         best = self.oracle.get_best_trials(1)
         best_score = f"{best[0].score:.4f} (trial {best[0].trial_id})" if best else "none yet"
@@ -83,9 +83,14 @@ def trial_stats(tuner):
     return json.loads(path.read_text()) if path.is_file() else {}
 
 
-def _epochs_to_best(trial):
-    """Epochs from scratch to the trial's best epoch (see `tfopt.final.best_epochs`)."""
-    return trial.hyperparameters.values.get("tuner/initial_epoch", 0) + (trial.best_step or 0) + 1
+def best_epochs(trial):
+    """Epochs from scratch to the trial's best epoch (early stopping's, not the last).
+
+    keras-tuner counts `best_step` from the start of the trial's own `fit`; a
+    Hyperband trial that continues another's checkpoint started at
+    `tuner/initial_epoch`, which is added back.
+    """
+    return trial.hyperparameters.values.get("tuner/initial_epoch", 0) + trial.best_step + 1
 
 
 def _short(value):
