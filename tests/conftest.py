@@ -18,6 +18,7 @@ def clean_keras():
     keras.utils.set_random_seed(0)
     yield
     keras.backend.clear_session()
+    keras.mixed_precision.set_global_policy("float32")  # a search may have set bfloat16
 
 
 @pytest.fixture(scope="session")

@@ -10,6 +10,7 @@ import tfopt
 from tfopt.budget import Budget, format_seconds, parse_budget
 from tfopt.callbacks import DeadlineCallback
 from tfopt.errors import InputError
+from tfopt.tuners import tuned_values
 
 
 @pytest.mark.parametrize("text, seconds", [("90s", 90), ("10m", 600), ("2h", 7200),
@@ -38,15 +39,26 @@ class FakeClock:
 
 def test_a_trial_fits_only_with_room_for_itself_the_final_stage_and_the_margin():
     clock = FakeClock()
-    budget = Budget(100, setup=2, epoch_seconds=10, final_runs=1, train_val_ratio=1.5,
+    budget = Budget(300, setup=2, epoch_seconds=10, final_runs=1, train_val_ratio=1.5,
                     margin=5, clock=clock)
-    assert budget.fits(9)  # 2 + 90 <= 100 - 5
-    assert not budget.fits(10) and "the next trial (10 epochs, about 1.7 min)" in budget.stopped
+    assert budget.fits(29)  # 2 + 290 <= 300 - 5
+    assert not budget.fits(30) and "the next trial (30 epochs, about 5.0 min)" in budget.stopped
     budget.record_trial(32, 3, best_epochs=4)  # 10 s an epoch measured; retrain 4 * 1.5 epochs
     assert budget.final_seconds() == pytest.approx(2 + 4 * 1.5 * 10)
-    assert budget.fits(3) and not budget.fits(4)  # 32 <= 100 - 62 - 5 < 42
+    assert budget.keeps_final()  # 62 s is within a quarter of 300 s
+    assert budget.fits(23) and not budget.fits(24)  # 232 <= 300 - 62 - 5 < 242
+    assert budget.epochs_that_fit() == 23
     clock.now += 20
-    assert budget.fits(1) and not budget.fits(2)  # 12 <= 80 - 62 - 5 < 22
+    assert budget.fits(21) and not budget.fits(22)  # 212 <= 280 - 62 - 5 < 222
+
+
+def test_a_retraining_over_a_quarter_of_the_budget_is_not_kept_aside():
+    budget = Budget(100, setup=2, epoch_seconds=10, final_runs=1, train_val_ratio=1.5,
+                    margin=5, clock=FakeClock())
+    budget.record_trial(32, 3, best_epochs=4)  # retraining: 62 s, over 25 s
+    assert not budget.keeps_final()
+    assert budget.search_remaining() == pytest.approx(95)
+    assert budget.fits(9) and not budget.fits(10) and budget.epochs_that_fit() == 9
 
 
 def test_measured_epochs_replace_the_probes_estimate():
@@ -100,7 +112,12 @@ def test_a_budgeted_search_stops_launching_trials_and_finishes_cleanly(tmp_path)
     assert "budget: trials" in (result.run_dir / "report.md").read_text()
 
 
-def test_a_budget_repeats_hyperband_brackets_and_picks_max_epochs(tmp_path, capsys):
+def test_a_budget_repeats_hyperband_brackets_and_picks_max_epochs(tmp_path, capsys,
+                                                                  monkeypatch):
+    from tfopt import plan as plan_module
+
+    # As the probe measures on an idle machine (1 s to build, 0.2 s an epoch): a round fits.
+    monkeypatch.setattr(plan_module, "probe", lambda *args, **kwargs: (1.0, 0.2))
     result = tfopt.search("digits", budget="30s", retrain=False, out=str(tmp_path / "r"),
                           verbose=1)
     out = capsys.readouterr().out
@@ -108,6 +125,33 @@ def test_a_budget_repeats_hyperband_brackets_and_picks_max_epochs(tmp_path, caps
     assert "[tfopt] budget: no more trials: the next trial" in out
     assert result.results["budget"]["max_epochs"] in (3, 9, 27)
     assert result.tuner.oracle.hyperband_iterations > 1 and result.tuner.oracle.max_trials is None
+
+
+def test_a_budget_too_short_for_a_round_trains_the_defaults_and_continues_them(
+        tmp_path, monkeypatch, capsys):
+    from tfopt import plan as plan_module
+
+    # The probe says 10 s an epoch: one round of Hyperband's brackets (about 2 min) cannot fit.
+    monkeypatch.setattr(plan_module, "probe", lambda *args, **kwargs: (1.0, 10.0))
+    result = tfopt.search("digits", budget="30s", out=str(tmp_path / "r"), verbose=1)
+    out = capsys.readouterr().out
+    assert "too short for one round, so the default configuration trains instead" in out
+    summary = result.results["budget"]
+    assert summary["searched"] is False
+    trials = sorted(result.tuner.oracle.trials.values(), key=lambda t: t.trial_id)
+    first = trials[0].hyperparameters.values
+    assert len(trials) >= 2 and first["tuner/epochs"] == 1
+    continued = trials[1].hyperparameters.values
+    assert continued["tuner/trial_id"] == trials[0].trial_id
+    assert continued["tuner/initial_epoch"] == 1 and continued["tuner/epochs"] > 1
+    assert summary["continued"][0] == {"trial_id": trials[0].trial_id, "from_epoch": 1,
+                                       "to_epoch": continued["tuner/epochs"]}
+    assert f"continued trial {trials[0].trial_id} from epoch 1" in out
+    # no exploration: every trial trains the defaults
+    assert all(tuned_values(t.hyperparameters) == tuned_values(trials[0].hyperparameters)
+               for t in trials)
+    assert result.results["wall_time_seconds"] < 30 + 15
+    assert "budget: continued" in (result.run_dir / "report.md").read_text()
 
 
 def test_plan_only_prints_and_returns_the_plan_without_writing(tmp_path, capsys):

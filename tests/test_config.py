@@ -38,6 +38,8 @@ def test_budget_depends_on_data_size():
     (dict(task="mnist", seeds=0), "seeds must be a positive integer. Received: seeds=0"),
     (dict(task="mnist", ensemble=True), "ensemble must be a positive integer"),
     (dict(task="mnist", export=("onnx",)), "Unknown export 'onnx'. Known exports: tflite."),
+    (dict(task="mnist", mixed_precision="yes"), "mixed_precision must be True, False or "
+                                                "\"auto\""),
 ])
 def test_bad_settings_are_explained(kwargs, message):
     with pytest.raises(InputError) as error:

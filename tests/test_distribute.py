@@ -5,8 +5,10 @@ import os
 import subprocess
 import sys
 
+import keras
 import pytest
 
+from tfopt import distribute
 from tfopt.distribute import choose_strategy, set_mixed_precision, strategy_name
 from tfopt.errors import InputError
 
@@ -38,6 +40,26 @@ def test_mixed_precision_policy_on_cpu_is_bfloat16():
         assert set_mixed_precision(True) == "mixed_bfloat16"
     finally:
         assert set_mixed_precision(False) == "float32"
+
+
+@pytest.mark.parametrize("native, policy", [(True, "mixed_bfloat16"), (False, "float32")])
+def test_auto_precision_is_bfloat16_only_where_the_cpu_has_it(monkeypatch, native, policy):
+    monkeypatch.setattr(distribute, "native_bfloat16", lambda: native)
+    try:
+        assert set_mixed_precision("auto") == policy
+        assert keras.mixed_precision.global_policy().name == policy
+    finally:
+        set_mixed_precision(False)
+
+
+@pytest.mark.parametrize("flags, native", [("fpu avx512f avx512_bf16 sse", True),
+                                           ("fpu amx_tile amx_bf16", True),
+                                           ("fpu avx512f avx2", False)])
+def test_native_bfloat16_reads_the_cpu_flags(tmp_path, flags, native):
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text(f"processor\t: 0\nmodel name\t: Some CPU\nflags\t\t: {flags}\n")
+    assert distribute.native_bfloat16(str(cpuinfo)) is native
+    assert distribute.native_bfloat16(str(tmp_path / "missing")) is False
 
 
 def test_search_under_mirrored_strategy_on_two_logical_cpus(tmp_path):

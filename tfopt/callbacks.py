@@ -13,7 +13,10 @@ except ImportError:  # not on Windows
     resource = None
 
 
-def trial_callbacks(log_dir, *, objective="val_accuracy", patience=3):
+PATIENCE = 3  # epochs without a better validation score before a trial stops
+
+
+def trial_callbacks(log_dir, *, objective="val_accuracy", patience=PATIENCE):
     """EarlyStopping with best-weight restore, and TensorBoard.
 
     keras-tuner gives each trial its own TensorBoard folder under `log_dir`

@@ -29,7 +29,7 @@ class SearchConfig:
     seed: int = 0
     data_dir: str = None
     strategy: str = "auto"
-    mixed_precision: bool = False
+    mixed_precision: object = "auto"  # True, False, or "auto" (bfloat16 on CPUs that have it)
     retrain: bool = True
     seeds: int = 1
     ensemble: int = 1
@@ -82,6 +82,10 @@ class SearchConfig:
             model = _source_model(self.init_from, task, self.model, self.custom_model or self.space)
         if self.objective is not None:
             _check_choice("objective", self.objective, OBJECTIVES)
+        if self.mixed_precision not in ("auto", True, False):
+            raise InputError(f"mixed_precision must be True, False or \"auto\" (bfloat16 where "
+                             f"the CPU computes it natively). Received: "
+                             f"mixed_precision={self.mixed_precision!r}")
         if self.class_weights not in (None, True, False):
             raise InputError(f"class_weights must be True, False or None (automatic). "
                              f"Received: class_weights={self.class_weights!r}")

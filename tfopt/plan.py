@@ -7,6 +7,7 @@ import time
 import keras
 import keras_tuner as kt
 
+from tfopt.budget import RETRAIN_SHARE
 from tfopt.data.pipeline import batched, first_batches
 
 
@@ -76,6 +77,15 @@ def retrain_epochs(config, train_val_ratio):
     return runs * config.epochs * train_val_ratio
 
 
+def kept_retrain_epochs(config, train_val_ratio, epoch_seconds):
+    """`retrain_epochs`, or 0 under a budget where retraining would take more than
+    `tfopt.budget.RETRAIN_SHARE` of it (the final model is then the best checkpoint)."""
+    epochs = retrain_epochs(config, train_val_ratio)
+    if config.budget and epochs * epoch_seconds > RETRAIN_SHARE * config.budget:
+        return 0
+    return epochs
+
+
 def estimated_seconds(trials, epochs, setup, epoch_seconds, retrain_epochs=0):
     """Seconds of a plan of `trials` trials, `epochs` epochs in all, then the retraining."""
     return trials * setup + (epochs + retrain_epochs) * epoch_seconds
@@ -83,13 +93,15 @@ def estimated_seconds(trials, epochs, setup, epoch_seconds, retrain_epochs=0):
 
 def epochs_for_budget(config, setup, epoch_seconds, train_val_ratio):
     """The largest Hyperband `max_epochs` of `config.epochs`, /3, /9, ... (at least 3) whose
-    brackets (one round of each, uncapped), retraining included, fit `config.budget` seconds."""
+    brackets (one round of each, uncapped), retraining included (when kept aside), fit
+    `config.budget` seconds."""
     from tfopt.tuners import make_oracle, plan
 
     epochs = config.epochs
     while epochs > 3:
         trials, total = plan(make_oracle("hyperband", "val_accuracy", epochs=epochs), epochs)
-        final = retrain_epochs(dataclasses.replace(config, epochs=epochs), train_val_ratio)
+        final = kept_retrain_epochs(dataclasses.replace(config, epochs=epochs), train_val_ratio,
+                                    epoch_seconds)
         if estimated_seconds(trials, total, setup, epoch_seconds, final) <= config.budget:
             break
         epochs = max(3, epochs // 3)
@@ -97,8 +109,13 @@ def epochs_for_budget(config, setup, epoch_seconds, train_val_ratio):
 
 
 def describe(tuner_kind, trials, epochs, setup, epoch_seconds, *, retrain_epochs=0,
-             budget=None, repeat=False):
-    """One paragraph a person can check the search against."""
+             budget=None, repeat=False, explore=True, retrain_skipped=False):
+    """One paragraph a person can check the search against.
+
+    Under a `budget`: `repeat` when Hyperband's brackets go round until it is
+    spent; `explore=False` when one round does not fit (the defaults train
+    instead); `retrain_skipped` when retraining would take more than
+    `tfopt.budget.RETRAIN_SHARE` of it."""
     search_seconds = trials * setup + epochs * epoch_seconds
     final_seconds = retrain_epochs * epoch_seconds
     scope = "one round of its brackets:" if repeat else "up to"
@@ -110,12 +127,24 @@ def describe(tuner_kind, trials, epochs, setup, epoch_seconds, *, retrain_epochs
                  f"about {_minutes(final_seconds)}): about {_minutes(search_seconds + final_seconds)}"
                  " in all")
     text += " (early stopping can end trials sooner)."
-    if budget:
-        text += (f" Budget {_minutes(budget)}: " + ("the brackets repeat until it is spent; "
-                                                    if repeat else "")
+    if not budget:
+        return text
+    text += f" Budget {_minutes(budget)}: "
+    if not explore:
+        text += ("too short for one round, so the default configuration trains instead, "
+                 "continued from its checkpoint while it improves and time is left")
+    else:
+        text += (("the brackets repeat until it is spent; " if repeat else "")
                  + "no trial is started that would not end in time"
-                 + (", and time to retrain the best trial is kept aside."
-                    if retrain_epochs else "."))
+                 + ("; time left over continues the best trial while it improves"
+                    if tuner_kind == "hyperband" else ""))
+    if retrain_epochs:
+        text += "; time to retrain the best trial is kept aside."
+    elif retrain_skipped:
+        text += (f"; no retraining (it would take more than {RETRAIN_SHARE:.0%} of the budget): "
+                 "the final model is the best trial's checkpoint.")
+    else:
+        text += "."
     return text
 
 

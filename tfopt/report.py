@@ -152,6 +152,12 @@ def _budget_rows(results):
         else "")]]
     rows.append(["budget: trials", "stopped: " + budget["stopped"] if budget["stopped"]
                  else "the search ended before the budget"])
+    if budget.get("searched") is False:
+        rows.append(["budget: search", "too short for one round of brackets; the defaults "
+                                       "trained instead"])
+    for step in budget.get("continued", []):
+        rows.append(["budget: continued", f"trial {step['trial_id']} from epoch "
+                                          f"{step['from_epoch']} to {step['to_epoch']}"])
     if budget["retrain_skipped"]:
         rows.append(["budget: final model", "retraining did not fit; best trial's checkpoint"])
     return rows

@@ -8,7 +8,7 @@ import keras
 
 from tfopt import finetune
 from tfopt import plan as plan_module
-from tfopt.budget import Budget, format_seconds
+from tfopt.budget import RETRAIN_SHARE, Budget, format_seconds
 from tfopt.callbacks import DeadlineCallback, StepClock, trial_callbacks
 from tfopt.config import SearchConfig
 from tfopt.data.profile import describe_settings, infer_settings
@@ -43,7 +43,7 @@ class SearchResult:
 def search(task=None, model=None, tuner="hyperband", *, data=None, text_column=None,
            label_column=None, image_size=None, skip_bad=False, space=None, class_weights=None,
            objective=None, max_trials=None, epochs=None, out=None, seed=0, data_dir=None,
-           strategy="auto", mixed_precision=False, retrain=True, seeds=1, ensemble=1,
+           strategy="auto", mixed_precision="auto", retrain=True, seeds=1, ensemble=1,
            export=(), init_from=None, budget=None, callbacks=None, plan_only=False, verbose=1):
     """Tunes a model on a built-in task or on your own data and returns a `SearchResult`.
 
@@ -77,7 +77,8 @@ def search(task=None, model=None, tuner="hyperband", *, data=None, text_column=N
         seed: seed of the search and of training.
         data_dir: folder searched for data before downloading (default `$TFOPT_DATA_DIR`).
         strategy: "auto", "default", "mirrored" or "tpu".
-        mixed_precision: train with a mixed float16/bfloat16 policy.
+        mixed_precision: train with a mixed float16/bfloat16 policy; "auto" (default):
+            bfloat16 on TensorFlow on a CPU with native bfloat16 (AVX512_BF16/AMX), else off.
         retrain: retrain the best hyperparameters on train+validation for the
             best trial's epoch count (else the final model is its checkpoint).
         seeds: retrain with this many seeds and report mean and spread.
@@ -150,10 +151,14 @@ def search(task=None, model=None, tuner="hyperband", *, data=None, text_column=N
                                             max_trials=config.max_trials, epochs=config.epochs,
                                             hyperparameters=space, hypermodel=hypermodel),
                                 config.epochs)
-    retrain_epochs = plan_module.retrain_epochs(config, train_val_ratio)
-    plan_text = plan_module.describe(config.tuner, trials, total_epochs, setup, epoch_seconds,
-                                     retrain_epochs=retrain_epochs, budget=config.budget,
-                                     repeat=repeat)
+    retrain_epochs = plan_module.kept_retrain_epochs(config, train_val_ratio, epoch_seconds)
+    # Too short for one round of Hyperband's smallest schedule: no search, the defaults train.
+    explore = not (repeat and not epochs_given and plan_module.estimated_seconds(
+        trials, total_epochs, setup, epoch_seconds) > config.budget - (time.time() - started))
+    plan_text = plan_module.describe(
+        config.tuner, trials, total_epochs, setup, epoch_seconds, retrain_epochs=retrain_epochs,
+        budget=config.budget, repeat=repeat, explore=explore,
+        retrain_skipped=config.retrain and not retrain_epochs)
     _say(verbose, plan_text)
     first_trial = setup + (1 if config.tuner == "hyperband" else config.epochs) * epoch_seconds
     if config.budget and first_trial > config.budget - (time.time() - started):
@@ -177,6 +182,7 @@ def search(task=None, model=None, tuner="hyperband", *, data=None, text_column=N
         deadline = Budget(config.budget, spent=time.time() - started, setup=setup,
                           epoch_seconds=epoch_seconds, train_val_ratio=train_val_ratio,
                           final_runs=(config.seeds + config.ensemble - 1) * config.retrain)
+        deadline.explore = explore
     kt_tuner = make_tuner(config.tuner, hypermodel, objective=settings["objective"],
                           directory=run_dir, max_trials=config.max_trials,
                           epochs=config.epochs, seed=config.seed,
@@ -218,9 +224,17 @@ def _retrain_within_budget(config, budget, tuner, verbose):
         return config.retrain
     if budget.stopped:
         _say(verbose, f"[tfopt] budget: no more trials: {budget.stopped}")
+    for trial_id, begin, end in budget.continued:
+        _say(verbose, f"[tfopt] budget: continued trial {trial_id} from epoch {begin} to {end} "
+                      "with the time left")
     if not config.retrain:
         return False
     needed, left = budget.final_seconds(), budget.remaining() - budget.margin
+    if not budget.keeps_final():
+        _say(verbose, f"[tfopt] budget: retraining would take about {format_seconds(needed)}, "
+                      f"more than {RETRAIN_SHARE:.0%} of the {format_seconds(budget.seconds)} "
+                      "budget; the final model is the best trial's checkpoint")
+        return False
     if needed > left:
         _say(verbose, f"[tfopt] budget: retraining would take about {format_seconds(needed)}, "
                       f"{format_seconds(max(0.0, left))} are left; the final model is the best "
@@ -234,6 +248,9 @@ def _budget_summary(budget, retrained, config):
     if budget is None:
         return None
     return {"seconds": config.budget, "max_epochs": config.epochs, "stopped": budget.stopped,
+            "searched": budget.explore,
+            "continued": [{"trial_id": t, "from_epoch": b, "to_epoch": e}
+                          for t, b, e in budget.continued],
             "retrain_skipped": bool(config.retrain and not retrained)}
 
 

@@ -5,10 +5,12 @@ import json
 import math
 import pathlib
 import time
+import warnings
 
 import keras_tuner as kt
 
-from tfopt.callbacks import peak_rss_mb
+from tfopt.budget import format_seconds
+from tfopt.callbacks import PATIENCE, peak_rss_mb
 
 from tfopt.errors import InputError
 from tfopt.tensorboard_logs import TrialLogs
@@ -121,6 +123,11 @@ class _WithinBudget:
 
     The oracle's own choice is undone then (Hyperband's brackets, the sampled
     values), so a later resume, with more time, goes on where this one stopped.
+    On Hyperband the time left goes to the best trial instead, when it was still
+    improving at its last epoch: a trial continues it from its checkpoint (as
+    Hyperband's own rounds do) for the epochs that fit. When the budget's
+    `explore` is off (too short for one round of brackets), every trial after
+    the first (the defaults) is such a continuation.
     """
 
     budget = None
@@ -137,11 +144,45 @@ class _WithinBudget:
         values = response.get("values") or {}
         epochs = values.get("tuner/epochs", self.epochs_per_trial) - \
             values.get("tuner/initial_epoch", 0)
-        if response["status"] != "RUNNING" or self.budget.fits(epochs) or not self.trials:
+        if response["status"] != "RUNNING" or not self.trials:
             return response  # the first trial always runs (cut at the deadline if need be)
+        if self.budget.explore and self.budget.fits(epochs):
+            return response
         for name, value in saved.items():
             setattr(self, name, value)
+        continued = self._continue_best()
+        if isinstance(continued, dict):
+            return {"status": kt.engine.trial.TrialStatus.RUNNING, "values": continued}
+        if not self.budget.explore or self.budget.stopped is None:
+            self.budget.stopped = continued
         return {"status": kt.engine.trial.TrialStatus.STOPPED, "values": None}
+
+    def _continue_best(self):
+        """Values of a trial that continues the best one for the epochs left, or why not.
+
+        The best trial's checkpoint holds its best epoch's weights, so the new trial
+        starts there. A trial is continued once, and not when its early stopping
+        ended it (no better epoch in the last `PATIENCE`).
+        """
+        best = self.get_best_trials(1)
+        if not isinstance(self, kt.oracles.HyperbandOracle) or not best:
+            return self.budget.stopped or "no completed trial to continue"
+        best = best[0]
+        trained, peak = best.hyperparameters.values.get("tuner/epochs"), best_epochs(best)
+        if any(source == best.trial_id for source, _, _ in self.budget.continued):
+            return f"the best trial ({best.trial_id}) was continued already and did not improve"
+        if trained is None or trained - peak >= PATIENCE:
+            return (f"the best trial ({best.trial_id}) peaked at epoch {peak} of {trained}: "
+                    "more epochs would not help it")
+        extra = self.budget.epochs_that_fit()
+        if extra < 1:
+            return (f"not one more epoch of the best trial ({best.trial_id}) fits in the "
+                    f"{format_seconds(max(0.0, self.budget.search_remaining()))} left")
+        values = dict(best.hyperparameters.values)
+        values.update({"tuner/trial_id": best.trial_id, "tuner/initial_epoch": peak,
+                       "tuner/epochs": peak + extra})
+        self.budget.continued.append((best.trial_id, peak, peak + extra))
+        return values
 
 
 class HyperbandOracle(_WithinBudget, _DefaultsFirst, kt.oracles.HyperbandOracle):
@@ -170,6 +211,14 @@ class Hyperband(_Progress, TrialLogs, kt.Hyperband):
 
     def __init__(self, oracle, **kwargs):
         kt.Tuner.__init__(self, oracle=oracle, **kwargs)
+
+    def _build_hypermodel(self, hp):
+        # A continued trial loads its source's checkpoint into a new model whose optimizer
+        # has no state yet; Keras warns that it skips the saved optimizer's (Hyperband's
+        # own rounds restart the optimizer too).
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", "Skipping variable loading for optimizer")
+            return super()._build_hypermodel(hp)
 
 
 def make_oracle(kind, objective, *, max_trials=None, epochs=10, seed=None,
