@@ -38,16 +38,19 @@ def tfopt_tuning(task, budget, out, target):
 
 
 def tfopt_throughput(size, epochs, seed=0):
-    """tfopt's input pipeline and trial `fit` (`VGGHyperModel.fit` on `to_dataset`) with
-    the default VGG, on the first `size` Fashion-MNIST training images."""
+    """tfopt's input pipeline, trial `fit` (`VGGHyperModel.fit` on `to_dataset`) and default
+    precision (`set_mixed_precision("auto")`: bfloat16 on CPUs with native bf16) with the
+    default VGG, on the first `size` Fashion-MNIST training images."""
     import keras
     import keras_tuner as kt
 
     from tfopt.data.pipeline import to_dataset
+    from tfopt.distribute import set_mixed_precision
     from tfopt.hypermodels import VGGHyperModel
     from tfopt.tasks import get_task, load_data
 
     keras.utils.set_random_seed(seed)
+    policy = set_mixed_precision("auto")
     data = load_data(get_task("fashion_mnist"))
     x, y = data.x_train[:size], data.y_train[:size]
     hypermodel, hp = VGGHyperModel(data.input_shape, data.num_classes), kt.HyperParameters()
@@ -55,7 +58,8 @@ def tfopt_throughput(size, epochs, seed=0):
     timer = EpochTimer()
     hypermodel.fit(hp, model, to_dataset(x, y, "image"), epochs=epochs, callbacks=[timer],
                    verbose=0)
-    return {"examples": len(y), "epoch_seconds": [round(s, 3) for s in timer.durations]}
+    return {"examples": len(y), "epoch_seconds": [round(s, 3) for s in timer.durations],
+            "dtype_policy": policy}
 
 
 def tfopt_trials(task, trials, out):

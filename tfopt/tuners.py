@@ -124,8 +124,9 @@ class _WithinBudget:
     The oracle's own choice is undone then (Hyperband's brackets, the sampled
     values), so a later resume, with more time, goes on where this one stopped.
     On Hyperband the time left goes to the best trial instead, when it was still
-    improving at its last epoch: a trial continues it from its checkpoint (as
-    Hyperband's own rounds do) for the epochs that fit. When the budget's
+    improving (its best epoch within early stopping's patience of its last): a
+    trial continues it from its checkpoint (as Hyperband's own rounds do) for the
+    epochs that fit. When the budget's
     `explore` is off (too short for one round of brackets), every trial after
     the first (the defaults) is such a continuation.
     """
@@ -153,8 +154,9 @@ class _WithinBudget:
         continued = self._continue_best()
         if isinstance(continued, dict):
             return {"status": kt.engine.trial.TrialStatus.RUNNING, "values": continued}
-        if not self.budget.explore or self.budget.stopped is None:
-            self.budget.stopped = continued
+        # why: the next trial did not fit (said by `fits`), and why the best was not continued
+        why = [self.budget.stopped if self.budget.explore else None, continued]
+        self.budget.stopped = "; ".join(reason for reason in why if reason)
         return {"status": kt.engine.trial.TrialStatus.STOPPED, "values": None}
 
     def _continue_best(self):
@@ -165,8 +167,10 @@ class _WithinBudget:
         ended it (no better epoch in the last `PATIENCE`).
         """
         best = self.get_best_trials(1)
-        if not isinstance(self, kt.oracles.HyperbandOracle) or not best:
-            return self.budget.stopped or "no completed trial to continue"
+        if not isinstance(self, kt.oracles.HyperbandOracle):
+            return ""  # other tuners have no checkpoint hand-over
+        if not best:
+            return "no completed trial to continue"
         best = best[0]
         trained, peak = best.hyperparameters.values.get("tuner/epochs"), best_epochs(best)
         if any(source == best.trial_id for source, _, _ in self.budget.continued):
