@@ -99,6 +99,14 @@ def set_mixed_precision(enabled="auto"):
     return policy
 
 
+def clear_session():
+    """`keras.backend.clear_session()`, keeping the global dtype policy (which Keras resets
+    with the rest of its global state)."""
+    policy = keras.mixed_precision.global_policy()
+    keras.backend.clear_session()
+    keras.mixed_precision.set_global_policy(policy)
+
+
 def native_bfloat16(cpuinfo="/proc/cpuinfo"):
     """Whether the CPU lists AVX512_BF16 or AMX_BF16 (Linux's /proc/cpuinfo; False elsewhere)."""
     try:

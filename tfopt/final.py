@@ -72,13 +72,17 @@ def average(models, names):
 
 
 def without_augmentation(network):
-    """A copy of `network` (same weights) with its random augmentation layers replaced by
-    identities. Keras keeps their random ops in the inference graph: an exported
-    SavedModel would augment at serving time, and TensorFlow Lite cannot run them."""
+    """A float32 copy of `network` (same weights) with its random augmentation layers
+    replaced by identities. Keras keeps their random ops in the inference graph: an
+    exported SavedModel would augment at serving time, and TensorFlow Lite cannot run
+    them (nor bfloat16 ops: a mixed-precision network's variables are float32 already)."""
     def clone(layer):
         if layer.__class__.__name__.startswith("Random"):
             return keras.layers.Identity(name=layer.name)
-        return layer.__class__.from_config(layer.get_config())
+        config = layer.get_config()
+        if "dtype" in config:
+            config["dtype"] = "float32"
+        return layer.__class__.from_config(config)
 
     copy = keras.models.clone_model(network, clone_function=clone, recursive=True)
     copy.set_weights(network.get_weights())
@@ -175,6 +179,8 @@ def finalize(tuner, hypermodel, data, *, retrain_best=True, seeds=1, ensemble=1,
             hypermodel, trials, data, seeds=seeds, seed=seed, distribution=distribution,
             log_dir=log_dir, verbose=verbose, say=say)
         probabilities["retrained"] = summary["retrain"].pop("probabilities")
+    # The final model runs in float32 whatever the training precision (exports need it).
+    keras.mixed_precision.set_global_policy("float32")
     with maybe_distribute(distribution):
         network = without_augmentation(average(members, [f"trial_{t.trial_id}" for t in trials]))
     final = with_preprocessing(network, data)

@@ -12,6 +12,7 @@ import keras
 import keras_tuner as kt
 
 from tfopt.data.pipeline import batched
+from tfopt.distribute import clear_session
 from tfopt.errors import InputError
 from tfopt.models import BalancedAccuracy, build_textcnn, build_transformer, build_vgg
 
@@ -275,7 +276,7 @@ class CustomHyperModel(FamilyHyperModel):
 
     def declare_hyperparameters(self, hp):
         self.build_model(hp)
-        keras.backend.clear_session()
+        clear_session()
 
     def batch_size(self, hp):
         return hp.values.get("batch_size", self.default_batch_size)

@@ -9,6 +9,7 @@ import keras_tuner as kt
 
 from tfopt.budget import RETRAIN_SHARE
 from tfopt.data.pipeline import batched, first_batches
+from tfopt.distribute import clear_session
 
 
 class _StepTimer(keras.callbacks.Callback):
@@ -61,7 +62,7 @@ def _time_one(hypermodel, hp, train, train_size, steps):
     after_first = timer.times[1:]  # the first batch carries the tracing
     per_step = (after_first[-1] - after_first[0]) / max(1, len(after_first) - 1)
     setup = after_first[0] - started - per_step
-    keras.backend.clear_session()
+    clear_session()
     # Validation passes and epoch ends add about a tenth to training time.
     return setup, 1.1 * per_step * math.ceil(train_size / batch_size)
 

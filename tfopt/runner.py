@@ -181,7 +181,7 @@ def search(task=None, model=None, tuner="hyperband", *, data=None, text_column=N
     if config.budget:
         deadline = Budget(config.budget, spent=time.time() - started, setup=setup,
                           epoch_seconds=epoch_seconds, train_val_ratio=train_val_ratio,
-                          final_runs=(config.seeds + config.ensemble - 1) * config.retrain)
+                          final_runs=(config.seeds + config.ensemble - 1) * bool(retrain_epochs))
         deadline.explore = explore
     kt_tuner = make_tuner(config.tuner, hypermodel, objective=settings["objective"],
                           directory=run_dir, max_trials=config.max_trials,
@@ -228,6 +228,11 @@ def _retrain_within_budget(config, budget, tuner, verbose):
         _say(verbose, f"[tfopt] budget: continued trial {trial_id} from epoch {begin} to {end} "
                       "with the time left")
     if not config.retrain:
+        return False
+    if not budget.final_runs:  # the plan left retraining out: it would cost too much
+        _say(verbose, f"[tfopt] budget: no retraining (it would take more than {RETRAIN_SHARE:.0%} "
+                      f"of the {format_seconds(budget.seconds)} budget); the final model is the "
+                      "best trial's checkpoint")
         return False
     needed, left = budget.final_seconds(), budget.remaining() - budget.margin
     if not budget.keeps_final():

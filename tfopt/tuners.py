@@ -7,6 +7,7 @@ import pathlib
 import time
 import warnings
 
+import keras
 import keras_tuner as kt
 
 from tfopt.budget import format_seconds
@@ -163,8 +164,9 @@ class _WithinBudget:
         """Values of a trial that continues the best one for the epochs left, or why not.
 
         The best trial's checkpoint holds its best epoch's weights, so the new trial
-        starts there. A trial is continued once, and not when its early stopping
-        ended it (no better epoch in the last `PATIENCE`).
+        starts there. A trial is continued once (a trial on disk names it as its
+        `tuner/trial_id`), and not when its early stopping ended it (no better epoch
+        in the last `PATIENCE`).
         """
         best = self.get_best_trials(1)
         if not isinstance(self, kt.oracles.HyperbandOracle):
@@ -173,7 +175,8 @@ class _WithinBudget:
             return "no completed trial to continue"
         best = best[0]
         trained, peak = best.hyperparameters.values.get("tuner/epochs"), best_epochs(best)
-        if any(source == best.trial_id for source, _, _ in self.budget.continued):
+        if any(t.hyperparameters.values.get("tuner/trial_id") == best.trial_id
+               for t in self.trials.values()):  # by Hyperband's round or by this budget
             return f"the best trial ({best.trial_id}) was continued already and did not improve"
         if trained is None or trained - peak >= PATIENCE:
             return (f"the best trial ({best.trial_id}) peaked at epoch {peak} of {trained}: "
@@ -206,23 +209,35 @@ class GridSearchOracle(_WithinBudget, kt.oracles.GridSearchOracle):
     pass
 
 
-class Tuner(_Progress, TrialLogs, kt.Tuner):
-    """keras-tuner's `Tuner` (what `RandomSearch` and friends are) with tfopt's progress."""
+class _KeepsDtypePolicy:
+    """Tuner mixin: every trial's model is built in `dtype_policy` (e.g. "mixed_bfloat16").
 
+    keras-tuner clears the Keras session before each build, and with it the
+    global dtype policy, so the policy is set again right before the build.
+    """
 
-class Hyperband(_Progress, TrialLogs, kt.Hyperband):
-    """keras-tuner's `Hyperband` (epoch schedule, checkpoint hand-over) on a given oracle."""
-
-    def __init__(self, oracle, **kwargs):
-        kt.Tuner.__init__(self, oracle=oracle, **kwargs)
+    dtype_policy = None
 
     def _build_hypermodel(self, hp):
+        if self.dtype_policy is not None:
+            keras.mixed_precision.set_global_policy(self.dtype_policy)
         # A continued trial loads its source's checkpoint into a new model whose optimizer
         # has no state yet; Keras warns that it skips the saved optimizer's (Hyperband's
         # own rounds restart the optimizer too).
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", "Skipping variable loading for optimizer")
             return super()._build_hypermodel(hp)
+
+
+class Tuner(_Progress, _KeepsDtypePolicy, TrialLogs, kt.Tuner):
+    """keras-tuner's `Tuner` (what `RandomSearch` and friends are) with tfopt's progress."""
+
+
+class Hyperband(_Progress, _KeepsDtypePolicy, TrialLogs, kt.Hyperband):
+    """keras-tuner's `Hyperband` (epoch schedule, checkpoint hand-over) on a given oracle."""
+
+    def __init__(self, oracle, **kwargs):
+        kt.Tuner.__init__(self, oracle=oracle, **kwargs)
 
 
 def make_oracle(kind, objective, *, max_trials=None, epochs=10, seed=None,
@@ -270,7 +285,8 @@ def make_tuner(kind, hypermodel, *, objective, directory, project_name="tuner", 
     `directory/project_name` is resumed, never overwritten. With a
     `tfopt.budget.Budget`, no trial is started that would not end in time.
     `step_clock` is the `StepClock` among the search's callbacks (for the
-    seconds inside training steps in trial_stats.json).
+    seconds inside training steps in trial_stats.json). Trials build their models
+    in the global dtype policy of this call (`tfopt.distribute.set_mixed_precision`).
 
     Raises:
         InputError: for an unknown kind.
@@ -284,6 +300,7 @@ def make_tuner(kind, hypermodel, *, objective, directory, project_name="tuner", 
                         overwrite=False)
     tuner.planned_trials = plan(tuner.oracle, epochs)[0] if budget is None else None
     tuner.step_clock = step_clock
+    tuner.dtype_policy = keras.mixed_precision.global_policy().name
     return tuner
 
 
