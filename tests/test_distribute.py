@@ -8,6 +8,8 @@ import sys
 import keras
 import pytest
 
+import tfopt
+
 from tfopt import distribute
 from tfopt.distribute import choose_strategy, set_mixed_precision, strategy_name
 from tfopt.errors import InputError
@@ -60,6 +62,26 @@ def test_native_bfloat16_reads_the_cpu_flags(tmp_path, flags, native):
     cpuinfo.write_text(f"processor\t: 0\nmodel name\t: Some CPU\nflags\t\t: {flags}\n")
     assert distribute.native_bfloat16(str(cpuinfo)) is native
     assert distribute.native_bfloat16(str(tmp_path / "missing")) is False
+
+
+class _PolicySeen(keras.callbacks.Callback):
+    seen = []
+
+    def on_train_begin(self, logs=None):
+        _PolicySeen.seen.append(self.model.get_layer("block1_conv1").dtype_policy.name)
+
+
+def test_mixed_precision_reaches_every_trial_and_the_final_model_is_float32(tmp_path):
+    # keras-tuner clears the Keras session (and with it the dtype policy) before each build
+    _PolicySeen.seen = []
+    result = tfopt.search("digits", tuner="random", max_trials=2, epochs=3, retrain=False,
+                          mixed_precision=True, out=str(tmp_path / "r"), verbose=0,
+                          callbacks=[_PolicySeen()])
+    assert _PolicySeen.seen == ["mixed_bfloat16", "mixed_bfloat16"]  # trials, not the probe
+    assert result.results["dtype_policy"] == "mixed_bfloat16"
+    network = result.model.layers[-1]
+    assert {layer.dtype_policy.name for layer in network.layers} == {"float32"}
+    assert result.results["test_accuracy"] > 0.5
 
 
 def test_search_under_mirrored_strategy_on_two_logical_cpus(tmp_path):
