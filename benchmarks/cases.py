@@ -39,18 +39,19 @@ def tfopt_tuning(task, budget, out, target):
 
 def tfopt_throughput(size, epochs, seed=0):
     """tfopt's input pipeline, trial `fit` (`VGGHyperModel.fit` on `to_dataset`) and default
-    precision (`set_mixed_precision("auto")`: bfloat16 on CPUs with native bf16) with the
+    precision (float32 unless the default changes) with the
     default VGG, on the first `size` Fashion-MNIST training images."""
     import keras
     import keras_tuner as kt
 
     from tfopt.data.pipeline import to_dataset
+    from tfopt.config import SearchConfig
     from tfopt.distribute import set_mixed_precision
     from tfopt.hypermodels import VGGHyperModel
     from tfopt.tasks import get_task, load_data
 
     keras.utils.set_random_seed(seed)
-    policy = set_mixed_precision("auto")
+    policy = set_mixed_precision(SearchConfig.mixed_precision)  # tfopt's default
     data = load_data(get_task("fashion_mnist"))
     x, y = data.x_train[:size], data.y_train[:size]
     hypermodel, hp = VGGHyperModel(data.input_shape, data.num_classes), kt.HyperParameters()

@@ -86,9 +86,8 @@ def build_parser():
                                            "(default $TFOPT_DATA_DIR)")
     search.add_argument("--strategy", default="auto", help="auto, default, mirrored or tpu")
     search.add_argument("--mixed-precision", action=argparse.BooleanOptionalAction,
-                        default="auto",
-                        help="mixed float16 (GPU) / bfloat16 (CPU, TPU) training (default: "
-                             "bfloat16 on CPUs with native bfloat16, else off)")
+                        default=False,
+                        help="mixed float16 (GPU) / bfloat16 (CPU, TPU) training (default off)")
     search.add_argument("--retrain", action=argparse.BooleanOptionalAction, default=True,
                         help="retrain the best hyperparameters on train+validation for the best "
                              "trial's epoch count (default on)")

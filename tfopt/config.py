@@ -29,7 +29,7 @@ class SearchConfig:
     seed: int = 0
     data_dir: str = None
     strategy: str = "auto"
-    mixed_precision: object = "auto"  # True, False, or "auto" (bfloat16 on CPUs that have it)
+    mixed_precision: object = False  # True, False, or "auto" (bfloat16 on CPUs that have it)
     retrain: bool = True
     seeds: int = 1
     ensemble: int = 1

@@ -82,7 +82,7 @@ def set_mixed_precision(enabled="auto"):
     """Sets the global Keras dtype policy and returns its name: mixed float16 on GPU,
     bfloat16 elsewhere, or float32.
 
-    "auto" (the default) is bfloat16 on TensorFlow on a CPU that computes it
+    "auto" is bfloat16 on TensorFlow on a CPU that computes it
     natively (`native_bfloat16`), float32 otherwise: measured on a 2-core Xeon with
     AMX, the default VGG trained 15-45% more examples a second, and after six epochs
     of Fashion-MNIST its accuracy was within 0.3 points of float32's (one seed each;

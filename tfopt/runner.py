@@ -43,7 +43,7 @@ class SearchResult:
 def search(task=None, model=None, tuner="hyperband", *, data=None, text_column=None,
            label_column=None, image_size=None, skip_bad=False, space=None, class_weights=None,
            objective=None, max_trials=None, epochs=None, out=None, seed=0, data_dir=None,
-           strategy="auto", mixed_precision="auto", retrain=True, seeds=1, ensemble=1,
+           strategy="auto", mixed_precision=False, retrain=True, seeds=1, ensemble=1,
            export=(), init_from=None, budget=None, callbacks=None, plan_only=False, verbose=1):
     """Tunes a model on a built-in task or on your own data and returns a `SearchResult`.
 
@@ -77,8 +77,8 @@ def search(task=None, model=None, tuner="hyperband", *, data=None, text_column=N
         seed: seed of the search and of training.
         data_dir: folder searched for data before downloading (default `$TFOPT_DATA_DIR`).
         strategy: "auto", "default", "mirrored" or "tpu".
-        mixed_precision: train with a mixed float16/bfloat16 policy; "auto" (default):
-            bfloat16 on TensorFlow on a CPU with native bfloat16 (AVX512_BF16/AMX), else off.
+        mixed_precision: train with a mixed float16/bfloat16 policy; "auto": bfloat16 on
+            TensorFlow on a CPU with native bfloat16 (AVX512_BF16/AMX), else off.
         retrain: retrain the best hyperparameters on train+validation for the
             best trial's epoch count (else the final model is its checkpoint).
         seeds: retrain with this many seeds and report mean and spread.
