@@ -61,6 +61,13 @@ def test_a_retraining_over_a_quarter_of_the_budget_is_not_kept_aside():
     assert budget.fits(9) and not budget.fits(10) and budget.epochs_that_fit() == 9
 
 
+@pytest.mark.parametrize("left, epochs", [(2 + 10 + 5, 1), (2 + 6 + 5, 1), (2 + 4 + 5, 0)])
+def test_at_least_half_an_epoch_left_is_still_used(left, epochs):
+    clock = FakeClock()
+    budget = Budget(left, setup=2, epoch_seconds=10, margin=5, clock=clock)
+    assert budget.epochs_that_fit() == epochs  # a whole epoch, 0.6 of one, 0.4 of one
+
+
 def test_measured_epochs_replace_the_probes_estimate():
     budget = Budget(600, setup=1, epoch_seconds=5, clock=FakeClock())
     budget.record_trial(seconds=21, epochs_run=2)

@@ -101,9 +101,12 @@ class Budget:
         aside) and the margin."""
         return self.remaining() - self.final_seconds() * self.keeps_final() - self.margin
 
-    def epochs_that_fit(self):
-        """Whole epochs of one more trial (its setup included) that end in time."""
-        return int((self.search_remaining() - self.setup) // self.epoch_seconds)
+    def epochs_that_fit(self, partial=0.5):
+        """Whole epochs of one more trial (its setup included) that end in time; 1 when less
+        than one but at least `partial` of an epoch fits (the deadline then cuts that epoch,
+        and Keras still validates what it trained)."""
+        epochs = (self.search_remaining() - self.setup) / self.epoch_seconds
+        return int(epochs) if epochs >= 1 else int(epochs >= partial)
 
     def fits(self, epochs):
         """True when a trial of `epochs` epochs, then the final stage, ends before the deadline;

@@ -183,7 +183,7 @@ class _WithinBudget:
                     "more epochs would not help it")
         extra = self.budget.epochs_that_fit()
         if extra < 1:
-            return (f"not one more epoch of the best trial ({best.trial_id}) fits in the "
+            return (f"not half an epoch more of the best trial ({best.trial_id}) fits in the "
                     f"{format_seconds(max(0.0, self.budget.search_remaining()))} left")
         values = dict(best.hyperparameters.values)
         values.update({"tuner/trial_id": best.trial_id, "tuner/initial_epoch": peak,
