@@ -62,7 +62,7 @@ class Budget:
     """
 
     def __init__(self, seconds, *, setup, epoch_seconds, spent=0.0, final_runs=0,
-                 train_val_ratio=1.0, margin=None, clock=time.monotonic):
+                 train_val_ratio=1.0, margin=None, explore=True, clock=time.monotonic):
         self.seconds = float(seconds)
         self.clock = clock
         self.deadline = clock() + self.seconds - spent
@@ -74,7 +74,7 @@ class Budget:
         self.best_epochs = 0
         self.stopped = None  # why no more trials were launched, once that happened
         self.continued = []  # (trial id, from epoch, to epoch) of each continuation of the best
-        self.explore = True  # False: too short to search; the first trial is continued instead
+        self.explore = explore  # False: too short to search; the first trial is continued instead
         self._epoch_times = []
 
     def remaining(self):

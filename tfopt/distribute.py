@@ -78,7 +78,7 @@ def strategy_name(strategy):
     return f"{type(strategy).__name__} ({strategy.num_replicas_in_sync} replicas)"
 
 
-def set_mixed_precision(enabled="auto"):
+def set_mixed_precision(enabled=False):
     """Sets the global Keras dtype policy and returns its name: mixed float16 on GPU,
     bfloat16 elsewhere, or float32.
 

@@ -159,7 +159,8 @@ def _budget_rows(results):
         rows.append(["budget: continued", f"trial {step['trial_id']} from epoch "
                                           f"{step['from_epoch']} to {step['to_epoch']}"])
     if budget["retrain_skipped"]:
-        rows.append(["budget: final model", "retraining did not fit; best trial's checkpoint"])
+        rows.append(["budget: final model", "no retraining (over its share of the budget, or "
+                                            "it did not fit); best trial's checkpoint"])
     return rows
 
 

@@ -181,8 +181,8 @@ def search(task=None, model=None, tuner="hyperband", *, data=None, text_column=N
     if config.budget:
         deadline = Budget(config.budget, spent=time.time() - started, setup=setup,
                           epoch_seconds=epoch_seconds, train_val_ratio=train_val_ratio,
-                          final_runs=(config.seeds + config.ensemble - 1) * bool(retrain_epochs))
-        deadline.explore = explore
+                          final_runs=(config.seeds + config.ensemble - 1) * bool(retrain_epochs),
+                          explore=explore)
     kt_tuner = make_tuner(config.tuner, hypermodel, objective=settings["objective"],
                           directory=run_dir, max_trials=config.max_trials,
                           epochs=config.epochs, seed=config.seed,
@@ -229,17 +229,12 @@ def _retrain_within_budget(config, budget, tuner, verbose):
                       "with the time left")
     if not config.retrain:
         return False
-    if not budget.final_runs:  # the plan left retraining out: it would cost too much
+    if not budget.final_runs or not budget.keeps_final():  # left out by the plan, or grown since
         _say(verbose, f"[tfopt] budget: no retraining (it would take more than {RETRAIN_SHARE:.0%} "
                       f"of the {format_seconds(budget.seconds)} budget); the final model is the "
                       "best trial's checkpoint")
         return False
     needed, left = budget.final_seconds(), budget.remaining() - budget.margin
-    if not budget.keeps_final():
-        _say(verbose, f"[tfopt] budget: retraining would take about {format_seconds(needed)}, "
-                      f"more than {RETRAIN_SHARE:.0%} of the {format_seconds(budget.seconds)} "
-                      "budget; the final model is the best trial's checkpoint")
-        return False
     if needed > left:
         _say(verbose, f"[tfopt] budget: retraining would take about {format_seconds(needed)}, "
                       f"{format_seconds(max(0.0, left))} are left; the final model is the best "

@@ -127,9 +127,8 @@ class _WithinBudget:
     On Hyperband the time left goes to the best trial instead, when it was still
     improving (its best epoch within early stopping's patience of its last): a
     trial continues it from its checkpoint (as Hyperband's own rounds do) for the
-    epochs that fit. When the budget's
-    `explore` is off (too short for one round of brackets), every trial after
-    the first (the defaults) is such a continuation.
+    epochs that fit. When the budget's `explore` is off (too short for one round
+    of brackets), every trial after the first (the defaults) is such a continuation.
     """
 
     budget = None
@@ -168,9 +167,9 @@ class _WithinBudget:
         `tuner/trial_id`), and not when its early stopping ended it (no better epoch
         in the last `PATIENCE`).
         """
-        best = self.get_best_trials(1)
         if not isinstance(self, kt.oracles.HyperbandOracle):
             return ""  # other tuners have no checkpoint hand-over
+        best = self.get_best_trials(1)
         if not best:
             return "no completed trial to continue"
         best = best[0]
