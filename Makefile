@@ -23,6 +23,7 @@ BUDGET ?=
 PLAN ?=
 QUICK ?=
 PORT ?= 6006
+WORKERS ?= 2
 
 SEARCH_ARGS := $(if $(DATA),--data $(DATA),--task $(TASK)) $(if $(SPACE),--space $(SPACE)) \
 	$(if $(INIT_FROM),--init-from $(INIT_FROM)) \
@@ -33,7 +34,7 @@ SEARCH_ARGS := $(if $(DATA),--data $(DATA),--task $(TASK)) $(if $(SPACE),--space
 	$(if $(EXPORT),--export $(EXPORT)) $(if $(filter no,$(RETRAIN)),--no-retrain) \
 	$(if $(BUDGET),--budget $(BUDGET)) $(if $(filter 1 yes,$(PLAN)),--plan)
 
-.PHONY: install test test-slow search tasks tensorboard bench clean
+.PHONY: install test test-slow search search-distributed tasks tensorboard bench clean
 
 install: $(BIN)/tfopt
 
@@ -52,6 +53,9 @@ test-slow: install
 
 search: install
 	$(BIN)/tfopt search $(SEARCH_ARGS)
+
+search-distributed: install
+	$(BIN)/tfopt search $(SEARCH_ARGS) --workers $(WORKERS)
 
 bench: install
 	TFOPT_DATA_DIR=$(DATA_DIR) $(BIN)/python -m benchmarks $(if $(filter 1 yes,$(QUICK)),--quick) $(BENCH_ARGS)

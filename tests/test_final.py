@@ -1,6 +1,7 @@
 """The final model: top distinct trials, retraining, the ensemble and built-in preprocessing."""
 
 import json
+import shutil
 
 import keras
 import keras_tuner as kt
@@ -176,3 +177,21 @@ def test_checkpoint_accuracy_is_keras_tuners_best_model(finished_run, digits_dat
     accuracy = np.mean(predict_probabilities(model, digits_data.x_test, digits_data.y_test)
                        .argmax(axis=1) == digits_data.y_test)
     assert accuracy == pytest.approx(finished_run.results["checkpoint"]["test_accuracy"])
+
+
+def test_a_resumed_final_stage_deletes_nothing_outside_the_run_folder(tmp_path):
+    import tfopt
+    from tfopt.errors import InputError
+
+    out = tmp_path / "run"
+    settings = dict(tuner="random", max_trials=1, epochs=1, retrain=False, out=str(out),
+                    verbose=0)
+    tfopt.search("digits", **settings)
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    (outside / "canary.txt").write_text("keep me")
+    shutil.rmtree(out / "logs" / "final")
+    (out / "logs" / "final").symlink_to(outside, target_is_directory=True)
+    with pytest.raises(InputError, match="outside the run folder"):
+        tfopt.search("digits", **settings)  # resumes: the earlier final stage is replaced
+    assert (outside / "canary.txt").read_text() == "keep me"

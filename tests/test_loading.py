@@ -42,3 +42,27 @@ def test_unknown_format_is_rejected(finished_run, tmp_path):
     (copy / "results.json").write_text(json.dumps(results))
     with pytest.raises(InputError, match="has format 99; this tfopt reads format 2"):
         tfopt.load(copy)
+
+
+@pytest.mark.parametrize("kind", ["hdf5", "pickle", "link"])
+def test_a_model_file_that_is_not_a_keras_archive_is_refused(finished_run, tmp_path, kind):
+    copy = tmp_path / "swapped"
+    shutil.copytree(finished_run.run_dir, copy)
+    model = copy / "final_model.keras"
+    model.unlink()
+    if kind == "hdf5":
+        model.write_bytes(b"\x89HDF\r\n\x1a\n" + b"\x00" * 64)
+    elif kind == "pickle":
+        model.write_bytes(b"\x80\x04\x95" + b"cos\nsystem\n(S'true'\ntR.")
+    else:
+        model.symlink_to(finished_run.run_dir / "final_model.keras")
+    with pytest.raises(InputError, match="is not a .keras archive .* tfopt loads only"):
+        tfopt.load(copy)
+
+
+def test_keras_older_than_the_safe_mode_fixes_is_refused(finished_run, monkeypatch):
+    import keras
+
+    monkeypatch.setattr(keras, "__version__", "3.10.0")
+    with pytest.raises(InputError, match=r"Keras 3.10.0 is installed; .* Keras >= 3.11.3"):
+        tfopt.load(finished_run.run_dir)

@@ -46,8 +46,7 @@ def test_describe_states_the_budget_rule():
     short = describe("hyperband", 6, 11, setup=2.0, epoch_seconds=100.0, budget=300, repeat=True,
                      explore=False, retrain_skipped=True)
     assert short.endswith("Budget 5 min: too short for one round, so the default configuration "
-                          "trains instead, continued from its checkpoint while it improves and "
-                          "time is left; no retraining (it would take more than 25% of the "
+                          "trains instead, until the deadline; no retraining (it would take more than 25% of the "
                           "budget): the final model is the best trial's checkpoint.")
     random = describe("random", 5, 10, setup=2.0, epoch_seconds=2.0, budget=300)
     assert random.endswith("no trial is started that would not end in time.")

@@ -31,7 +31,8 @@ def test_each_tuner_runs_two_trials(kind, tiny_images, tmp_path):
     best = tuner.get_best_hyperparameters(1)[0].values
     assert {"blocks", "filters", "learning_rate", "optimizer", "batch_size"} <= set(best)
     trial_files = sorted(p.name for p in (tmp_path / "tuner").iterdir())
-    assert trial_files == sorted(["oracle.json", "tuner0.json", "trial_stats.json"] +
+    state = ["oracle.json", "tuner0.json", "trial_stats.json"]
+    assert trial_files == sorted(state + [f"{name}.bak" for name in state] +
                                  [f"trial_{i}" for i in trials])
     stats = json.loads((tmp_path / "tuner" / "trial_stats.json").read_text())
     assert sorted(stats) == sorted(trials)

@@ -6,10 +6,12 @@ for the epochs left, see `tfopt.tuners`), and `tfopt.callbacks.DeadlineCallback`
 ends a running trial at the deadline. Time for the final retraining is set
 aside as the search goes, from the best trial so far, when it takes at most
 `RETRAIN_SHARE` of the budget; a retraining that costs more than that is
-skipped (the final model is the best trial's checkpoint) and its time goes to
-the search.
+not kept aside and its time goes to the search; should the search end with
+enough time left, it retrains all the same (otherwise the final model is the
+best trial's checkpoint).
 """
 
+import math
 import re
 import time
 
@@ -84,12 +86,14 @@ class Budget:
         """Estimated seconds of a trial that trains `epochs` epochs."""
         return self.setup + epochs * self.epoch_seconds
 
-    def final_seconds(self, epochs=None):
-        """Estimated seconds of the final retraining for a best trial of `epochs` epochs."""
+    def final_seconds(self, epochs=None, runs=None):
+        """Estimated seconds of the final retraining (`runs` of them; default `final_runs`)
+        for a best trial of `epochs` epochs (default: the best trial so far)."""
         epochs = self.best_epochs if epochs is None else epochs
-        if not self.final_runs or not epochs:
+        runs = self.final_runs if runs is None else runs
+        if not runs or not epochs:
             return 0.0
-        return self.final_runs * (self.setup + epochs * self.train_val_ratio * self.epoch_seconds)
+        return runs * (self.setup + epochs * self.train_val_ratio * self.epoch_seconds)
 
     def keeps_final(self):
         """Whether time for the final retraining is kept aside: it takes at most
@@ -107,6 +111,11 @@ class Budget:
         and Keras still validates what it trained)."""
         epochs = (self.search_remaining() - self.setup) / self.epoch_seconds
         return int(epochs) if epochs >= 1 else int(epochs >= partial)
+
+    def epochs_until_deadline(self):
+        """Epochs of one more trial (its setup included) that reach the deadline, the last one
+        cut short by it (at least 1)."""
+        return max(1, math.ceil((self.search_remaining() - self.setup) / self.epoch_seconds))
 
     def fits(self, epochs):
         """True when a trial of `epochs` epochs, then the final stage, ends before the deadline;

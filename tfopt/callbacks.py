@@ -1,8 +1,10 @@
 """The callbacks every trial gets, assembled once per search."""
 
+import math
 import time
 
 import keras
+import keras_tuner as kt
 
 from tfopt.tasks import objective_direction
 from tfopt.tensorboard_logs import tensorboard_callback
@@ -17,7 +19,7 @@ PATIENCE = 3  # epochs without a better validation score before a trial stops
 
 
 def trial_callbacks(log_dir, *, objective="val_accuracy", patience=PATIENCE):
-    """EarlyStopping with best-weight restore, and TensorBoard.
+    """EarlyStopping with best-weight restore, TensorBoard, and a NaN/inf check.
 
     keras-tuner gives each trial its own TensorBoard folder under `log_dir`
     (`<trial_id>/execution0/{train,validation}`) and writes the HParams
@@ -27,7 +29,23 @@ def trial_callbacks(log_dir, *, objective="val_accuracy", patience=PATIENCE):
         keras.callbacks.EarlyStopping(monitor=objective, mode=objective_direction(objective),
                                       patience=patience, restore_best_weights=True),
         tensorboard_callback(log_dir),
+        FailOnNonFinite(objective),
     ]
+
+
+class FailOnNonFinite(keras.callbacks.Callback):
+    """Ends a trial as FAILED, with the reason, when an epoch's loss or objective is NaN or
+    infinite (keras-tuner would keep such a trial, and a NaN epoch could count as its best)."""
+
+    def __init__(self, objective="val_accuracy"):
+        super().__init__()
+        self.objective = objective
+
+    def on_epoch_end(self, epoch, logs=None):
+        for name in ("loss", self.objective):
+            value = (logs or {}).get(name)
+            if value is not None and not math.isfinite(value):
+                raise kt.errors.FailedTrialError(f"{name} became {value} in epoch {epoch + 1}")
 
 
 class StepClock(keras.callbacks.Callback):

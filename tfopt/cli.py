@@ -4,11 +4,12 @@ import argparse
 import os
 import sys
 
-from tfopt.errors import InputError
+from tfopt.errors import InputError, SearchError
 from tfopt.export import EXPORTS
 from tfopt.tasks import OBJECTIVES
 
 EXIT_BAD_INPUT = 2
+EXIT_SEARCH_FAILED = 1
 
 
 class _Parser(argparse.ArgumentParser):
@@ -95,6 +96,17 @@ def build_parser():
                         help="retrain with K seeds and report mean and spread (default 1)")
     search.add_argument("--ensemble", type=_positive_int, default=1,
                         help="final model averages the K best trials (default 1: no ensemble)")
+    search.add_argument("--workers", type=_positive_int, metavar="N",
+                        help="run the search as a chief and N workers on this machine "
+                             "(keras-tuner's distributed tuning over loopback)")
+    search.add_argument("--gpus-per-trial", type=_non_negative_int, default=0, metavar="G",
+                        help="with --workers: give each worker G of the visible GPUs")
+    search.add_argument("--chief", action="store_true",
+                        help="serve this search's trials to workers, then build the final model")
+    search.add_argument("--worker", metavar="ID",
+                        help="train trials the chief at --chief-address hands out")
+    search.add_argument("--chief-address", metavar="HOST:PORT",
+                        help="the chief's address (default 127.0.0.1:8470; a chief binds it)")
     search.add_argument("--export", action="append", choices=EXPORTS, default=[],
                         help="also export TensorFlow Lite (float32, dynamic-range int8, float16)")
     search.set_defaults(run=_run_search)
@@ -177,8 +189,10 @@ def _run_space(args):
 
 
 def _run_search(args):
+    roles = {key: getattr(args, key) for key in ("chief", "worker", "chief_address")}
     settings = {key: value for key, value in vars(args).items()
-                if key not in ("command", "run", "set", "export", "plan_only")}
+                if key not in ("command", "run", "set", "export", "plan_only", "argv", "workers",
+                               "gpus_per_trial", *roles)}
     settings["export"] = tuple(args.export)
     if args.set:
         from tfopt.space import load_space_file, parse_set
@@ -187,10 +201,20 @@ def _run_search(args):
         settings["space"] = {**space, **parse_set(args.set)}
     from tfopt.config import SearchConfig
 
-    SearchConfig(**settings).resolved()  # bad names, numbers and spaces fail before training
+    config = SearchConfig(**settings).resolved()  # bad input fails before training
+    if args.workers:
+        from tfopt.distributed import check_role
+        from tfopt.launch import launch
+
+        check_role(chief=True, budget=config.budget)
+        if args.chief or args.worker is not None:
+            raise InputError("--workers starts its own chief and workers; leave out --chief "
+                             "and --worker.")
+        return launch(args.argv, args.workers, config.out, args.gpus_per_trial)
     from tfopt.runner import search
 
-    search(**settings, plan_only=args.plan_only, verbose=1 if sys.stdout.isatty() else 2)
+    search(**settings, **roles, plan_only=args.plan_only,
+           verbose=1 if sys.stdout.isatty() else 2)
     return 0
 
 
@@ -199,6 +223,8 @@ def main(argv=None):
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow loads
     try:
         args = build_parser().parse_args(argv)
+        args.argv = list(sys.argv[1:] if argv is None else argv)
+        args.argv.remove(args.command)  # what follows `tfopt search`, for --workers' processes
     except SystemExit as exit:  # argparse has printed its one line (or --help)
         return exit.code
     try:
@@ -206,6 +232,9 @@ def main(argv=None):
     except InputError as error:
         print(f"tfopt: error: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except SearchError as error:
+        print(f"tfopt: error: {error}", file=sys.stderr)
+        return EXIT_SEARCH_FAILED
     except KeyboardInterrupt:
         print("tfopt: interrupted; finished trials are kept in the run folder "
               "(run the same command with the same --out to resume).", file=sys.stderr)

@@ -8,6 +8,7 @@ import pathlib
 from tfopt.budget import parse_budget
 from tfopt.data.download import resolve_data_dir
 from tfopt.export import EXPORTS
+from tfopt.durable import write_json
 from tfopt.errors import InputError
 from tfopt.tasks import (MODELS, OBJECTIVES, STRATEGIES, TUNERS, default_budget, get_task,
                          unknown_name_message, user_task)
@@ -158,7 +159,7 @@ class SearchConfig:
             run_dir.mkdir(parents=True, exist_ok=True)
         except OSError as error:
             raise InputError(f"Cannot create --out '{run_dir}': {error.strerror}.") from error
-        (run_dir / CONFIG_FILE).write_text(json.dumps(dataclasses.asdict(self), indent=2))
+        write_json(run_dir / CONFIG_FILE, dataclasses.asdict(self), indent=2)  # workers share it
         return run_dir
 
 

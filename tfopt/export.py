@@ -3,13 +3,13 @@ SavedModel for serving and, on request, TensorFlow Lite with post-training quant
 Without TensorFlow (the JAX backend) only `.keras` is written."""
 
 import pathlib
-import shutil
 import tempfile
 import warnings
 
 import numpy as np
 
 from tfopt.backend import has_tensorflow, notice
+from tfopt.durable import remove_inside
 from tfopt.errors import InputError
 
 EXPORTS = ("tflite",)
@@ -50,7 +50,8 @@ def export_models(final, network, data, run_dir, *, formats=()):
         final.export(str(path), verbose=False)
         rows.append(_row("saved_model", path, data.y_test, _serve(path, data.raw_test)))
     else:  # a resumed run's earlier SavedModel would be stale
-        shutil.rmtree(path, ignore_errors=True)
+        if path.exists() or path.is_symlink():
+            remove_inside(run_dir, path)
         notice("TensorFlow is not installed: the final model is saved as final_model.keras "
                "only, without the TensorFlow SavedModel (pip install tensorflow to get it)")
     if data.modality == "text":

@@ -4,7 +4,6 @@ preprocessing built in so that raw images or raw strings go in."""
 
 import json
 import pathlib
-import shutil
 import time
 import warnings
 
@@ -13,6 +12,9 @@ import numpy as np
 from keras_tuner.engine.tuner import maybe_distribute
 
 from tfopt.data.pipeline import batched, to_dataset
+from tfopt.durable import remove_inside
+from tfopt.errors import SearchError
+from tfopt.recovery import failed_trials_summary
 from tfopt.tensorboard_logs import tensorboard_callback
 from tfopt.tuners import best_epochs, tuned_values
 
@@ -153,11 +155,15 @@ def finalize(tuner, hypermodel, data, *, retrain_best=True, seeds=1, ensemble=1,
          removed), summary dict, {name: test probabilities})
     """
     distribution = tuner.distribution_strategy
-    if log_dir is not None and pathlib.Path(log_dir).is_dir():
-        shutil.rmtree(log_dir)  # a resumed run's earlier final stage, replaced below
+    if log_dir is not None and pathlib.Path(log_dir).exists():
+        # a resumed run's earlier final stage, replaced below
+        remove_inside(tuner.directory, log_dir)
     trials = top_trials(tuner.oracle, ensemble)
     if not trials:
-        raise RuntimeError("No trial of the search completed; see the messages above.")
+        failed = failed_trials_summary(tuner.oracle)
+        raise SearchError("No completed trial: no trial of the search finished with a finite "
+                          "score" + (f" ({failed})" if failed else "") + ". Fix the cause and "
+                          "run the same command to go on.")
     if len(trials) < ensemble:
         say(f"[tfopt] only {len(trials)} completed trial(s) with distinct hyperparameters; "
             f"the ensemble has {len(trials)} member(s), not {ensemble}")

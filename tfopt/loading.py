@@ -3,10 +3,15 @@
 import dataclasses
 import json
 import pathlib
+import re
+import zipfile
 
 from tfopt.errors import InputError
 
 FINAL_MODEL = "final_model.keras"
+# Keras releases before this one let a crafted .keras file run code despite safe mode
+# (CVE-2025-1550, CVE-2025-8747, CVE-2025-9905/9906).
+SAFE_KERAS = (3, 11, 3)
 RESULTS_FORMAT = 2  # bumped when results.json changes incompatibly
 
 
@@ -25,19 +30,38 @@ class LoadedRun:
 def load(run_dir):
     """Loads a finished run's final model, best hyperparameters and results, without retraining.
 
+    The model is read in Keras' safe mode (no Python code from the file runs),
+    and only from the native `.keras` format.
+
     Raises:
         InputError: if the folder is missing, not a finished tfopt run (for
-            example an interrupted search), or written by an unknown version.
+            example an interrupted search), written by an unknown version, its
+            model file is not a `.keras` archive, or Keras is older than the
+            release with the 2025 safe-mode fixes.
     """
     results = load_results(run_dir)
     import keras
 
     import tfopt.models  # noqa: F401  registers the custom layers the model file names
 
+    _check_safe_keras(keras.__version__)
     run_dir = pathlib.Path(run_dir)
-    model = keras.models.load_model(run_dir / FINAL_MODEL)
+    path = run_dir / FINAL_MODEL
+    if path.is_symlink() or not zipfile.is_zipfile(path):
+        raise InputError(f"{path} is not a .keras archive (a link, or another format such as "
+                         "HDF5 or a pickle); tfopt loads only the .keras files it writes. "
+                         "Re-run the search to write it again.")
+    model = keras.models.load_model(path, safe_mode=True)
     hyperparameters = json.loads((run_dir / "best_hyperparameters.json").read_text())
     return LoadedRun(model, hyperparameters, results, run_dir)
+
+
+def _check_safe_keras(version):
+    numbers = tuple(int(part) for part in re.findall(r"\d+", version)[:3])
+    if numbers < SAFE_KERAS:
+        wanted = ".".join(map(str, SAFE_KERAS))
+        raise InputError(f"Keras {version} is installed; loading a saved model needs Keras >= "
+                         f"{wanted} (its safe mode fixes). Run `pip install 'keras>={wanted}'`.")
 
 
 def load_results(run_dir):

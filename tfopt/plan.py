@@ -133,7 +133,7 @@ def describe(tuner_kind, trials, epochs, setup, epoch_seconds, *, retrain_epochs
     text += f" Budget {_minutes(budget)}: "
     if not explore:
         text += ("too short for one round, so the default configuration trains instead, "
-                 "continued from its checkpoint while it improves and time is left")
+                 "until the deadline")
     else:
         text += (("the brackets repeat until it is spent; " if repeat else "")
                  + "no trial is started that would not end in time"

@@ -30,7 +30,7 @@ def build_report(run_dir, *, tensorboard=False):
     run_dir = pathlib.Path(run_dir)
     results = load_results(run_dir)
     trials = _sorted_trials(run_dir, results["objective"])
-    saved = np.load(run_dir / "test_predictions.npz")
+    saved = np.load(run_dir / "test_predictions.npz", allow_pickle=False)
     metrics = results["test_metrics"]
     figures = {
         "Learning curves of the top trials": plots.learning_curves(

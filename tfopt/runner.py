@@ -1,5 +1,6 @@
 """One search end to end: config -> data -> hypermodel -> strategy -> tuner -> results."""
 
+import contextlib
 import dataclasses
 import functools
 import time
@@ -44,7 +45,8 @@ def search(task=None, model=None, tuner="hyperband", *, data=None, text_column=N
            label_column=None, image_size=None, skip_bad=False, space=None, class_weights=None,
            objective=None, max_trials=None, epochs=None, out=None, seed=0, data_dir=None,
            strategy="auto", mixed_precision=False, retrain=True, seeds=1, ensemble=1,
-           export=(), init_from=None, budget=None, callbacks=None, plan_only=False, verbose=1):
+           export=(), init_from=None, budget=None, callbacks=None, plan_only=False, verbose=1,
+           chief=False, worker=None, chief_address=None):
     """Tunes a model on a built-in task or on your own data and returns a `SearchResult`.
 
     Args:
@@ -96,6 +98,11 @@ def search(task=None, model=None, tuner="hyperband", *, data=None, text_column=N
         plan_only: print and return the plan (trials, epochs, estimated time from
             a short timing probe) as a dict, without searching or writing anything.
         verbose: 0 silent, 1 progress bars, 2 one line per epoch.
+        chief: serve this search's trials to workers (keras-tuner's distributed
+            tuning, `tfopt.distributed`) and build the final model when they are done.
+        worker: this process's worker id: it asks the chief at `chief_address`
+            ("HOST:PORT"; the chief's default 127.0.0.1:8470) for trials, on the same
+            `out` folder, and returns when the chief has none left (`model` None).
 
     Example:
         >>> result = tfopt.search("digits", max_trials=2, epochs=2)
@@ -114,6 +121,11 @@ def search(task=None, model=None, tuner="hyperband", *, data=None, text_column=N
                           objective=objective, space=space, init_from=init_from,
                           custom_model=custom_name(custom), budget=budget).resolved()
     task_info = config.task_info()
+    distributed = None
+    if chief or worker is not None:  # gRPC and keras-tuner's protos only when asked for
+        from tfopt import distributed
+
+        distributed.check_role(chief, worker, chief_address, config.budget)
     configure_backend()
     check_exports(config.export)
     keras.utils.set_random_seed(config.seed)
@@ -183,15 +195,29 @@ def search(task=None, model=None, tuner="hyperband", *, data=None, text_column=N
                           epoch_seconds=epoch_seconds, train_val_ratio=train_val_ratio,
                           final_runs=(config.seeds + config.ensemble - 1) * bool(retrain_epochs),
                           explore=explore)
-    kt_tuner = make_tuner(config.tuner, hypermodel, objective=settings["objective"],
-                          directory=run_dir, max_trials=config.max_trials,
-                          epochs=config.epochs, seed=config.seed,
-                          distribution_strategy=distribution, hyperparameters=space,
-                          iterations=REPEATS if repeat else 1, budget=deadline, step_clock=clock)
     extra = [clock] + ([DeadlineCallback(deadline)] if deadline else []) + list(callbacks or [])
-    kt_tuner.search(train, validation_data=val, epochs=config.epochs,
-                    callbacks=trial_callbacks(run_dir / "logs", objective=settings["objective"])
-                    + extra, verbose=verbose)
+    with distributed.role(chief, worker, chief_address) if distributed else \
+            contextlib.nullcontext():
+        kt_tuner = make_tuner(config.tuner, hypermodel, objective=settings["objective"],
+                              directory=run_dir, max_trials=config.max_trials,
+                              epochs=config.epochs, seed=config.seed,
+                              distribution_strategy=distribution, hyperparameters=space,
+                              iterations=REPEATS if repeat else 1, budget=deadline,
+                              step_clock=clock)
+        if chief:
+            distributed.serve_search(kt_tuner, run_dir, chief_address,
+                                     say=functools.partial(_say, verbose))
+        else:
+            if worker is not None:
+                distributed.connect(kt_tuner, run_dir)
+            kt_tuner.search(train, validation_data=val, epochs=config.epochs,
+                            callbacks=trial_callbacks(run_dir / "logs",
+                                                      objective=settings["objective"]) + extra,
+                            verbose=verbose)
+    if worker is not None:
+        _say(verbose, f"[tfopt] worker {worker}: the chief has no trial left; the chief builds "
+                      f"the final model in {run_dir}")
+        return SearchResult(kt_tuner, None, None, {"role": "worker", "worker": worker}, run_dir)
     retrain = _retrain_within_budget(config, deadline, kt_tuner, verbose)
     final, network, final_summary, probabilities = finalize(
         kt_tuner, hypermodel, data, retrain_best=retrain, seeds=config.seeds,
@@ -229,18 +255,20 @@ def _retrain_within_budget(config, budget, tuner, verbose):
                       "with the time left")
     if not config.retrain:
         return False
-    if not budget.final_runs or not budget.keeps_final():  # left out by the plan, or grown since
-        _say(verbose, f"[tfopt] budget: no retraining (it would take more than {RETRAIN_SHARE:.0%} "
-                      f"of the {format_seconds(budget.seconds)} budget); the final model is the "
-                      "best trial's checkpoint")
-        return False
-    needed, left = budget.final_seconds(), budget.remaining() - budget.margin
-    if needed > left:
-        _say(verbose, f"[tfopt] budget: retraining would take about {format_seconds(needed)}, "
-                      f"{format_seconds(max(0.0, left))} are left; the final model is the best "
-                      "trial's checkpoint")
-        return False
-    return True
+    needed = budget.final_seconds(runs=config.seeds + config.ensemble - 1)
+    left = budget.remaining() - budget.margin
+    kept = budget.final_runs and budget.keeps_final()
+    if needed <= left:  # kept aside, or the search ended early enough
+        if not kept:
+            _say(verbose, f"[tfopt] budget: the search ended with {format_seconds(left)} left; "
+                          f"retraining (about {format_seconds(needed)}) fits in it")
+        return True
+    why = "" if kept else (f" (more than {RETRAIN_SHARE:.0%} of the "
+                           f"{format_seconds(budget.seconds)} budget, so no time was kept for it)")
+    _say(verbose, f"[tfopt] budget: no retraining: it would take about {format_seconds(needed)}"
+                  f"{why}, {format_seconds(max(0.0, left))} are left; the final model is the "
+                  "best trial's checkpoint")
+    return False
 
 
 def _budget_summary(budget, retrained, config):

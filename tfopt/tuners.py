@@ -1,8 +1,8 @@
 """Tuners: keras-tuner's own classes, with trial-k-of-N progress and a trial plan."""
 
 import copy
-import json
 import math
+import os
 import pathlib
 import time
 import warnings
@@ -13,7 +13,9 @@ import keras_tuner as kt
 from tfopt.budget import format_seconds
 from tfopt.callbacks import PATIENCE, peak_rss_mb
 
+from tfopt.durable import check_name, read_json, write_json
 from tfopt.errors import InputError
+from tfopt.recovery import DurableOracle, ResumableTuner, mark_resumable
 from tfopt.tensorboard_logs import TrialLogs
 from tfopt.tasks import TUNERS, objective_direction
 
@@ -35,7 +37,9 @@ class _Progress:
 
     def on_trial_begin(self, trial):
         super().on_trial_begin(trial)
-        done = len(self.oracle.trials) - 1
+        self._trials_begun = getattr(self, "_trials_begun", 0) + 1
+        trials = getattr(self.oracle, "trials", None)  # a worker's oracle is the chief's
+        done = len(trials) - 1 if trials is not None else self._trials_begun - 1
         of = f" of {self.planned_trials}" if self.planned_trials else ""
         values = tuned_values(trial.hyperparameters)
         epochs = trial.hyperparameters.values.get("tuner/epochs")
@@ -57,17 +61,19 @@ class _Progress:
     def on_trial_end(self, trial):
         seconds = time.monotonic() - self._trial_started
         stats = trial_stats(self)
+        own = _read_stats(pathlib.Path(self.project_dir, stats_file(self.tuner_id)))
         stats[trial.trial_id] = {"epochs_run": self._epochs_run, "seconds": round(seconds, 2),
                                  "step_seconds": self.step_clock and round(self.step_clock.total, 2),
                                  "peak_rss_mb": peak_rss_mb()}
-        pathlib.Path(self.project_dir, STATS_FILE).write_text(json.dumps(stats, indent=1))
+        write_json(pathlib.Path(self.project_dir, stats_file(self.tuner_id)),
+                   {tid: v for tid, v in stats.items() if tid in own or tid == trial.trial_id})
         super().on_trial_end(trial)
         budget = getattr(self.oracle, "budget", None)
         if budget is not None:
             best = self.oracle.get_best_trials(1)
             budget.record_trial(seconds, self._epochs_run,
                                 best_epochs=best_epochs(best[0]) if best else None)
-        score = "failed" if trial.score is None else f"{trial.score:.4f}"
+        score = f"failed ({trial.message})" if trial.score is None else f"{trial.score:.4f}"
         best = self.oracle.get_best_trials(1)
         best_score = f"{best[0].score:.4f} (trial {best[0].trial_id})" if best else "none yet"
         print(f"[tfopt] trial {self._trial_number} (id {trial.trial_id}) done: "
@@ -80,10 +86,25 @@ def tuned_values(hyperparameters):
     return {k: v for k, v in hyperparameters.values.items() if not k.startswith("tuner/")}
 
 
+def stats_file(tuner_id):
+    """trial_stats.json, or trial_stats_<tuner id>.json for each worker of a distributed search."""
+    if tuner_id == "tuner0":
+        return STATS_FILE
+    return f"trial_stats_{check_name('tuner id', tuner_id)}.json"
+
+
 def trial_stats(tuner):
-    """{trial_id: {"epochs_run", "seconds"}} recorded so far (kept across resumes)."""
-    path = pathlib.Path(tuner.project_dir, STATS_FILE)
-    return json.loads(path.read_text()) if path.is_file() else {}
+    """{trial_id: {"epochs_run", "seconds", ...}} recorded so far by every worker (kept
+    across resumes)."""
+    stats = {}
+    for path in sorted(pathlib.Path(tuner.project_dir).glob("trial_stats*.json")):
+        stats.update(_read_stats(path))
+    return stats
+
+
+def _read_stats(path):
+    exists = path.is_file() or path.with_name(path.name + ".bak").is_file()
+    return read_json(path) if exists else {}
 
 
 def best_epochs(trial):
@@ -128,7 +149,8 @@ class _WithinBudget:
     improving (its best epoch within early stopping's patience of its last): a
     trial continues it from its checkpoint (as Hyperband's own rounds do) for the
     epochs that fit. When the budget's `explore` is off (too short for one round
-    of brackets), every trial after the first (the defaults) is such a continuation.
+    of brackets), the first trial (the defaults) trains until the deadline, and
+    any trial after it is such a continuation.
     """
 
     budget = None
@@ -146,6 +168,10 @@ class _WithinBudget:
         epochs = values.get("tuner/epochs", self.epochs_per_trial) - \
             values.get("tuner/initial_epoch", 0)
         if response["status"] != "RUNNING" or not self.trials:
+            if "tuner/epochs" in values and not self.budget.explore:
+                # no search: the defaults train until the deadline (no second build and trace)
+                values["tuner/epochs"] = max(values["tuner/epochs"],
+                                             self.budget.epochs_until_deadline())
             return response  # the first trial always runs (cut at the deadline if need be)
         if self.budget.explore and self.budget.fits(epochs):
             return response
@@ -191,20 +217,21 @@ class _WithinBudget:
         return values
 
 
-class HyperbandOracle(_WithinBudget, _DefaultsFirst, kt.oracles.HyperbandOracle):
+class HyperbandOracle(DurableOracle, _WithinBudget, _DefaultsFirst, kt.oracles.HyperbandOracle):
     pass
 
 
-class RandomSearchOracle(_WithinBudget, _DefaultsFirst, kt.oracles.RandomSearchOracle):
+class RandomSearchOracle(DurableOracle, _WithinBudget, _DefaultsFirst,
+                         kt.oracles.RandomSearchOracle):
     pass
 
 
-class BayesianOptimizationOracle(_WithinBudget, _DefaultsFirst,
+class BayesianOptimizationOracle(DurableOracle, _WithinBudget, _DefaultsFirst,
                                  kt.oracles.BayesianOptimizationOracle):
     pass
 
 
-class GridSearchOracle(_WithinBudget, kt.oracles.GridSearchOracle):
+class GridSearchOracle(DurableOracle, _WithinBudget, kt.oracles.GridSearchOracle):
     pass
 
 
@@ -228,11 +255,11 @@ class _KeepsDtypePolicy:
             return super()._build_hypermodel(hp)
 
 
-class Tuner(_Progress, _KeepsDtypePolicy, TrialLogs, kt.Tuner):
+class Tuner(_Progress, ResumableTuner, _KeepsDtypePolicy, TrialLogs, kt.Tuner):
     """keras-tuner's `Tuner` (what `RandomSearch` and friends are) with tfopt's progress."""
 
 
-class Hyperband(_Progress, _KeepsDtypePolicy, TrialLogs, kt.Hyperband):
+class Hyperband(_Progress, ResumableTuner, _KeepsDtypePolicy, TrialLogs, kt.Hyperband):
     """keras-tuner's `Hyperband` (epoch schedule, checkpoint hand-over) on a given oracle."""
 
     def __init__(self, oracle, **kwargs):
@@ -281,7 +308,8 @@ def make_tuner(kind, hypermodel, *, objective, directory, project_name="tuner", 
     """Builds a keras-tuner tuner on `make_oracle(kind, ...)` with tfopt's progress lines.
 
     `epochs` are each trial's (hyperband: `max_epochs`). An existing
-    `directory/project_name` is resumed, never overwritten. With a
+    `directory/project_name` is resumed, never overwritten, also after a kill at
+    any point (`tfopt.recovery`). With a
     `tfopt.budget.Budget`, no trial is started that would not end in time.
     `step_clock` is the `StepClock` among the search's callbacks (for the
     seconds inside training steps in trial_stats.json). Trials build their models
@@ -294,6 +322,8 @@ def make_tuner(kind, hypermodel, *, objective, directory, project_name="tuner", 
                          hyperparameters=hyperparameters, iterations=iterations)
     oracle.budget = budget
     tuner_class = Hyperband if kind == "hyperband" else Tuner
+    mark_resumable(pathlib.Path(directory, check_name("project name", project_name)),
+                   os.environ.get("KERASTUNER_TUNER_ID", "tuner0"))
     tuner = tuner_class(oracle=oracle, hypermodel=hypermodel, directory=str(directory),
                         project_name=project_name, distribution_strategy=distribution_strategy,
                         overwrite=False)
