@@ -59,11 +59,12 @@ def code_of(stub, method, request, **kwargs):
     return error.value.code(), error.value.details()
 
 
-def end_request(trial_id, score):
+def finish(stub, trial_id, score, tuner_id="tuner1"):
+    """What a worker sends at a trial's end: its metrics, then the trial's end."""
+    call(stub, "UpdateTrial", service.UpdateTrialRequest(trial_id=trial_id,
+                                                         metrics={"score": score}), tuner_id)
     trial = kt.engine.trial.Trial(kt.HyperParameters(), trial_id=trial_id, status="COMPLETED")
-    trial.metrics.register("score", "max")
-    trial.metrics.update("score", score)
-    return service.EndTrialRequest(trial=trial.to_proto())
+    call(stub, "EndTrial", service.EndTrialRequest(trial=trial.to_proto()), tuner_id)
 
 
 def test_the_chief_rejects_bad_requests_and_keeps_serving(chief):
@@ -89,15 +90,18 @@ def test_the_chief_rejects_bad_requests_and_keeps_serving(chief):
         trial_id="0", metrics={"other": 1.0}))[0] == grpc.StatusCode.INVALID_ARGUMENT
     assert code_of(stub, "GetTrial", service.GetTrialRequest(trial_id="../x"))[0] == \
         grpc.StatusCode.NOT_FOUND
-    call(stub, "UpdateTrial", update)
-    call(stub, "EndTrial", end_request("0", 0.5))
-    code, details = code_of(stub, "EndTrial", end_request("0", 0.9))
+    finish(stub, "0", 0.5)
+    code, details = code_of(stub, "UpdateTrial", service.UpdateTrialRequest(
+        trial_id="0", metrics={"score": 0.9}))
     assert code == grpc.StatusCode.FAILED_PRECONDITION and "not running" in details
-    assert oracle.trials["0"].score == 0.5  # the second, rejected result changed nothing
+    ended = kt.engine.trial.Trial(kt.HyperParameters(), trial_id="0", status="FAILED")
+    code, _ = code_of(stub, "EndTrial", service.EndTrialRequest(trial=ended.to_proto()))
+    assert code == grpc.StatusCode.FAILED_PRECONDITION
+    assert oracle.trials["0"].score == 0.5 and oracle.trials["0"].status == "COMPLETED"
 
-    # still serving: the second trial runs and ends; then both workers are told to stop
+    # still serving: the second trial runs and ends; then the worker is told to stop
     assert call(stub, "CreateTrial", create).trial.trial_id == "1"
-    call(stub, "EndTrial", end_request("1", 0.7))
+    finish(stub, "1", 0.7)
     assert call(stub, "CreateTrial", create).trial.status == \
         kt.engine.trial.TrialStatus.to_proto("STOPPED")
     server.join(timeout=20)
@@ -114,12 +118,13 @@ def test_a_silent_workers_trial_goes_to_another_worker(chief):
     again = call(stub, "CreateTrial", service.CreateTrialRequest(tuner_id="tuner2"),
                  tuner_id="tuner2").trial
     assert again.trial_id == first.trial_id and oracle.owners[first.trial_id] == "tuner2"
-    code, _ = code_of(stub, "EndTrial", end_request(first.trial_id, 0.9))  # tuner1 wakes up
+    code, _ = code_of(stub, "UpdateTrial", service.UpdateTrialRequest(  # tuner1 wakes up
+        trial_id=first.trial_id, metrics={"score": 0.9}))
     assert code == grpc.StatusCode.PERMISSION_DENIED
-    call(stub, "EndTrial", end_request(first.trial_id, 0.4), tuner_id="tuner2")
+    finish(stub, first.trial_id, 0.4, tuner_id="tuner2")
     second = call(stub, "CreateTrial", service.CreateTrialRequest(tuner_id="tuner2"),
                   tuner_id="tuner2").trial
-    call(stub, "EndTrial", end_request(second.trial_id, 0.6), tuner_id="tuner2")
+    finish(stub, second.trial_id, 0.6, tuner_id="tuner2")
     call(stub, "CreateTrial", service.CreateTrialRequest(tuner_id="tuner2"), tuner_id="tuner2")
     server.join(timeout=20)
     assert not server.is_alive()
@@ -166,7 +171,8 @@ def test_a_chief_and_two_workers_finish_a_search_over_loopback(tmp_path):
     begun = {}
     for line in lines:
         for worker in ("1", "2"):
-            if line.startswith(f"[worker {worker}] [tfopt] trial ") and "(id " in line:
+            if line.startswith(f"[worker {worker}] [tfopt] trial ") and "(id " in line \
+                    and ") done:" not in line:
                 trial_id = line.split("(id ")[1].split(")")[0].split(",")[0]
                 begun.setdefault(trial_id, []).append(worker)
     assert sorted(begun) == ["0", "1", "2", "3"]

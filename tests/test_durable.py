@@ -49,7 +49,7 @@ def test_a_damaged_file_without_backup_is_a_clear_error_naming_it(tmp_path):
 def test_a_leftover_temporary_file_does_not_replace_the_state(tmp_path):
     path = tmp_path / "oracle.json"
     write_json(path, {"n": 1})
-    (tmp_path / "oracle.json.tmp").write_text('{"n": 2')  # killed before the rename
+    (tmp_path / "oracle.json.123.tmp").write_text('{"n": 2')  # killed before the rename
     assert read_json(path) == {"n": 1}
     write_json(path, {"n": 3})
     assert read_json(path) == {"n": 3}

@@ -137,7 +137,7 @@ class SearchConfig:
         saved = run_dir / CONFIG_FILE
         if run_dir.exists() and not run_dir.is_dir():
             raise InputError(f"--out '{run_dir}' is a file, expected a folder. Choose another --out.")
-        if run_dir.is_dir() and any(run_dir.iterdir()):
+        if run_dir.is_dir() and any(not p.name.endswith(".tmp") for p in run_dir.iterdir()):
             if not saved.is_file():
                 raise InputError(
                     f"--out '{run_dir}' is a non-empty folder that is not a tfopt run; refusing "

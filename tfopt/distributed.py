@@ -201,7 +201,7 @@ class GuardedServicer(oracle_chief.OracleServicer):
         self.lease = lease
         if not hasattr(oracle, "owners"):
             oracle.owners = {}
-        now = time.monotonic()
+        now = self.started = time.monotonic()
         # a restarted chief: each running trial's worker has one lease to come back
         self.last_seen = {tuner_id: now for tuner_id in oracle.ongoing_trials}
 
@@ -299,9 +299,15 @@ class GuardedServicer(oracle_chief.OracleServicer):
                 self.oracle.save()
 
     def finished(self):
+        """No trial runs or waits, and every worker was told to stop or went silent; a
+        finished search's restarted chief also ends after one lease without any worker."""
         with oracle_lock(self.oracle):
-            return (self.stop_triggered and not self.oracle.ongoing_trials
-                    and not self.oracle.tuner_ids)
+            if self.oracle.ongoing_trials or self.oracle._retry_queue or self.oracle.tuner_ids:
+                return False
+            all_ended = bool(self.oracle.max_trials) and \
+                len(self.oracle.end_order) >= self.oracle.max_trials
+            unvisited = all_ended and time.monotonic() - self.started > self.lease
+            return self.stop_triggered or unvisited
 
 
 class _Refused(Exception):

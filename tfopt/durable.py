@@ -41,15 +41,15 @@ def write_json(path, obj, indent=None):
     A kill at any moment leaves `path` either whole-old or whole-new, and the
     backup whole.
     """
-    path = pathlib.Path(path)
-    _write_atomically(path.with_name(path.name + ".tmp"), path,
+    path = pathlib.Path(path)  # temporary names per process: workers share config.json
+    _write_atomically(path.with_name(f"{path.name}.{os.getpid()}.tmp"), path,
                       json.dumps(obj, indent=indent).encode())
 
 
 def _write_atomically(tmp, path, data):
     if _problem(path) is None:  # a damaged file never replaces a good backup
         backup = path.with_name(path.name + BACKUP_SUFFIX)
-        backup_tmp = backup.with_name(backup.name + ".tmp")
+        backup_tmp = backup.with_name(f"{backup.name}.{os.getpid()}.tmp")
         shutil.copyfile(path, backup_tmp)
         os.replace(backup_tmp, backup)
     with open(tmp, "wb") as file:
@@ -77,6 +77,14 @@ def read_json(path, say=print):
         return obj
     raise InputError(f"{path} is {problem} and its backup {backup.name} is "
                      f"{_problem(backup)}. Restore the file, or search again with a new --out.")
+
+
+def read_json_or(path, default, say=print):
+    """`read_json(path)`, or `default` when neither `path` nor its backup exists."""
+    path = pathlib.Path(path)
+    if not path.exists() and not path.with_name(path.name + BACKUP_SUFFIX).exists():
+        return default
+    return read_json(path, say=say)
 
 
 def readable(path):

@@ -10,6 +10,7 @@ These mixins fix each of those on keras-tuner's own classes.
 
 import math
 import pathlib
+import re
 import shutil
 
 import keras
@@ -17,7 +18,7 @@ import keras_tuner as kt
 from keras_tuner.src import config as kt_config
 from keras_tuner.src.distribute import utils as dist_utils
 
-from tfopt.durable import check_name, read_json, readable, write_json
+from tfopt.durable import check_name, read_json, read_json_or, readable, write_json
 from tfopt.errors import InputError, SearchError
 
 MAX_ATTEMPTS = 3  # starts of one trial (counted on disk) before it is marked FAILED
@@ -53,6 +54,11 @@ class DurableOracle:
         for tid, record in _records_on_disk(project, records).items():
             if tid in started:
                 records[tid] = record  # as new as oracle.json's copy, or newer
+            elif record.get("status") in _ENDED:  # ended after the oracle.json we have (a backup)
+                started.append(tid)
+                state["start_order"].append(tid)
+                state["end_order"].append(tid)
+                records[tid] = record
             else:  # written when the trial was created, but the kill came before oracle.json
                 orphan = _set_aside(project / f"trial_{tid}")
                 print(f"[tfopt] trial {tid} was created just before the search was killed and "
@@ -192,7 +198,7 @@ class ResumableTuner:
     def _try_run_and_update_trial(self, trial, *fit_args, **fit_kwargs):
         trial_dir = pathlib.Path(self.get_trial_dir(trial.trial_id))
         attempts_file = trial_dir / ATTEMPTS_FILE
-        started = read_json(attempts_file)["started"] if attempts_file.exists() else 0
+        started = read_json_or(attempts_file, {"started": 0})["started"]
         if started >= MAX_ATTEMPTS:
             trial.status = kt.engine.trial.TrialStatus.FAILED
             trial.message = (f"started {started} times, and each time its process ended before "
@@ -235,7 +241,7 @@ class TrialBackup(keras.callbacks.BackupAndRestore):
 def _reason(message):
     """The last line of a traceback, without the exception's module path."""
     lines = [line for line in message.strip().splitlines() if line.strip()]
-    last = lines[-1] if lines else message
+    last = re.sub(r"\{\{function_node [^}]*\}\}\s*", "", lines[-1] if lines else message)
     name, _, text = last.partition(": ")
     name = name.rsplit(".", 1)[-1]
     if not text:

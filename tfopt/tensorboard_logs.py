@@ -11,6 +11,7 @@ per-trial folders and HParams.
 import contextlib
 import importlib.util
 import struct
+import pathlib
 import time
 
 import keras
@@ -215,7 +216,10 @@ def write_images(log_dir, images, step=0):
 
 
 def read_scalars(log_dir, tag):
-    """[(step, value)] of scalar `tag` in the event files of `log_dir`; [] when absent."""
+    """[(step, value)] of scalar `tag` in the event files of `log_dir`; [] when absent (also
+    when the folder is: a trial that failed before training has none)."""
+    if not pathlib.Path(log_dir).is_dir():
+        return []
     if not has_tensorboard():
         notice(NO_TENSORBOARD)
         return []

@@ -11,9 +11,9 @@ import keras
 import keras_tuner as kt
 
 from tfopt.budget import format_seconds
-from tfopt.callbacks import PATIENCE, peak_rss_mb
+from tfopt.callbacks import PATIENCE, peak_rss_mb, release_memory
 
-from tfopt.durable import check_name, read_json, write_json
+from tfopt.durable import check_name, read_json_or, write_json
 from tfopt.errors import InputError
 from tfopt.recovery import DurableOracle, ResumableTuner, mark_resumable
 from tfopt.tensorboard_logs import TrialLogs
@@ -61,7 +61,7 @@ class _Progress:
     def on_trial_end(self, trial):
         seconds = time.monotonic() - self._trial_started
         stats = trial_stats(self)
-        own = _read_stats(pathlib.Path(self.project_dir, stats_file(self.tuner_id)))
+        own = read_json_or(pathlib.Path(self.project_dir, stats_file(self.tuner_id)), {})
         stats[trial.trial_id] = {"epochs_run": self._epochs_run, "seconds": round(seconds, 2),
                                  "step_seconds": self.step_clock and round(self.step_clock.total, 2),
                                  "peak_rss_mb": peak_rss_mb()}
@@ -98,13 +98,8 @@ def trial_stats(tuner):
     across resumes)."""
     stats = {}
     for path in sorted(pathlib.Path(tuner.project_dir).glob("trial_stats*.json")):
-        stats.update(_read_stats(path))
+        stats.update(read_json_or(path, {}))
     return stats
-
-
-def _read_stats(path):
-    exists = path.is_file() or path.with_name(path.name + ".bak").is_file()
-    return read_json(path) if exists else {}
 
 
 def best_epochs(trial):
@@ -236,7 +231,8 @@ class GridSearchOracle(DurableOracle, _WithinBudget, kt.oracles.GridSearchOracle
 
 
 class _KeepsDtypePolicy:
-    """Tuner mixin: every trial's model is built in `dtype_policy` (e.g. "mixed_bfloat16").
+    """Tuner mixin: every trial's model is built in `dtype_policy` (e.g. "mixed_bfloat16"),
+    after the previous model's memory is released.
 
     keras-tuner clears the Keras session before each build, and with it the
     global dtype policy, so the policy is set again right before the build.
@@ -245,6 +241,7 @@ class _KeepsDtypePolicy:
     dtype_policy = None
 
     def _build_hypermodel(self, hp):
+        release_memory()  # keras-tuner has just cleared the session: the last model is garbage
         if self.dtype_policy is not None:
             keras.mixed_precision.set_global_policy(self.dtype_policy)
         # A continued trial loads its source's checkpoint into a new model whose optimizer
