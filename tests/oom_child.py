@@ -47,7 +47,8 @@ def main(out):
     resource.setrlimit(resource.RLIMIT_AS, (limit, resource.getrlimit(resource.RLIMIT_AS)[1]))
     tfopt.search("digits", model=build, tuner="grid", max_trials=3, epochs=1, retrain=False,
                  out=out, verbose=0, callbacks=[Resident()])
-    print(json.dumps({"resident_mb_after_trials": Resident.after, "resident_mb_end": resident_mb()}))
+    print(json.dumps({"resident_mb_after_trials": Resident.after,
+                      "resident_mb_end": resident_mb()}))
 
 
 if __name__ == "__main__":

@@ -94,36 +94,3 @@ def test_search_under_mirrored_strategy_on_two_logical_cpus(tmp_path):
     assert results["trials_completed"] == 1
     assert 0.0 <= results["test_accuracy"] <= 1.0
 
-
-def test_multi_worker_without_a_cluster_is_explained(monkeypatch):
-    monkeypatch.delenv("TF_CONFIG", raising=False)
-    with pytest.raises(InputError, match="reads the cluster from TF_CONFIG"):
-        choose_strategy("multi_worker")
-
-
-def test_a_search_under_multi_worker_strategy_on_two_processes(tmp_path):
-    import socket
-
-    ports = []
-    for _ in range(2):
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            ports.append(probe.getsockname()[1])
-    cluster = {"worker": [f"127.0.0.1:{port}" for port in ports]}
-    child = os.path.join(os.path.dirname(__file__), "multi_worker_child.py")
-    out = tmp_path / "run"
-    members = [subprocess.Popen(
-        [sys.executable, child, str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        text=True, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", TF_CONFIG=json.dumps(
-            {"cluster": cluster, "task": {"type": "worker", "index": index}})))
-        for index in range(2)]
-    finished = [member.communicate(timeout=900) for member in members]
-    for member, (stdout, stderr) in zip(members, finished):
-        assert member.returncode == 0, stderr[-3000:]
-    chief, replica = (json.loads(stdout.strip().splitlines()[-1]) for stdout, _ in finished)
-    assert chief["run_dir"] == str(out) and replica["run_dir"] != str(out)  # only one writes
-    assert chief["strategy"] == replica["strategy"] == \
-        "MultiWorkerMirroredStrategy (2 replicas)"
-    assert chief["logical_cpus"] == 2
-    assert chief["test_accuracy"] == replica["test_accuracy"] > 0.3  # trained in step
-    assert (out / "results.json").is_file() and (out / "final_model.keras").is_file()

@@ -1,7 +1,5 @@
 """The callbacks every trial gets, assembled once per search."""
 
-import ctypes
-import gc
 import math
 import time
 
@@ -76,25 +74,6 @@ class StepClock(keras.callbacks.Callback):
 
     def __deepcopy__(self, memo):  # a fresh copy (no model kept) on the same tally
         return StepClock(self._tally)
-
-
-def release_memory():
-    """Collects Python garbage and hands freed heap pages back to the OS (glibc's
-    `malloc_trim`), so the previous trial's model does not stay in the process's memory."""
-    gc.collect()
-    if _libc is not None:
-        _libc.malloc_trim(0)
-
-
-def _load_libc():
-    try:
-        libc = ctypes.CDLL("libc.so.6")
-        return libc if hasattr(libc, "malloc_trim") else None
-    except OSError:  # not glibc (macOS, Windows, musl)
-        return None
-
-
-_libc = _load_libc()
 
 
 def peak_rss_mb():

@@ -4,7 +4,6 @@ Strategies are TensorFlow's: with another Keras backend (JAX) only "auto" and
 "default" (one device, no TensorFlow needed) are available.
 """
 
-import json
 import os
 
 import keras
@@ -20,8 +19,7 @@ def choose_strategy(name="auto"):
     "auto" picks a TPU when a resolver finds one, `MirroredStrategy` when
     several GPUs are visible, else the default (single device) strategy.
     "mirrored" mirrors over all GPUs, or over all logical CPUs when there is
-    no GPU (how the tests exercise it). "multi_worker" trains each model on
-    every machine of the cluster in `TF_CONFIG` (`MultiWorkerMirroredStrategy`). With another Keras backend, "auto" and
+    no GPU (how the tests exercise it). With another Keras backend, "auto" and
     "default" train on one device (None) without importing TensorFlow.
 
     Raises:
@@ -51,8 +49,6 @@ def choose_strategy(name="auto"):
         if name == "tpu":
             raise InputError("--strategy tpu was requested but no TPU was found "
                              "(set TPU_NAME, or run on a TPU VM); use --strategy auto.")
-    if name == "multi_worker":
-        return _multi_worker(tf)
     gpus = tf.config.list_logical_devices("GPU")
     if name == "mirrored":
         devices = gpus or tf.config.list_logical_devices("CPU")
@@ -60,29 +56,6 @@ def choose_strategy(name="auto"):
     if name == "auto" and len(gpus) > 1:
         return tf.distribute.MirroredStrategy()
     return None
-
-
-def _multi_worker(tf):
-    """`MultiWorkerMirroredStrategy` over the cluster `TF_CONFIG` describes."""
-    try:
-        cluster = json.loads(os.environ.get("TF_CONFIG", "")).get("cluster", {})
-    except (json.JSONDecodeError, AttributeError):
-        cluster = {}
-    if not cluster:
-        raise InputError("--strategy multi_worker reads the cluster from TF_CONFIG, which is "
-                         f"unset or has no cluster (received: {os.environ.get('TF_CONFIG')!r}). "
-                         'Set it on every machine, e.g. {"cluster": {"worker": ["host1:12345", '
-                         '"host2:12345"]}, "task": {"type": "worker", "index": 0}}.')
-    return tf.distribute.MultiWorkerMirroredStrategy()
-
-
-def writes_results(strategy):
-    """False on the cluster members of a multi-worker strategy that are not its chief:
-    they train in step with it, and their files go to a scratch folder."""
-    extended = getattr(strategy, "extended", None)
-    if extended is None or not extended._in_multi_worker_mode():
-        return True
-    return extended.should_checkpoint
 
 
 def _tpu_resolver():

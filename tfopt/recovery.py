@@ -25,6 +25,7 @@ MAX_ATTEMPTS = 3  # starts of one trial (counted on disk) before it is marked FA
 ATTEMPTS_FILE = "attempts.json"
 ERROR_FILE = "error.txt"
 TRIAL_FILE = "trial.json"
+_EXCEPTION_LINE = re.compile(r"[A-Za-z_][\w.]*(Error|Exception|Exit|Interrupt)\b.*:")
 _ENDED = (kt.engine.trial.TrialStatus.COMPLETED, kt.engine.trial.TrialStatus.FAILED)
 
 
@@ -241,7 +242,11 @@ class TrialBackup(keras.callbacks.BackupAndRestore):
 def _reason(message):
     """The last line of a traceback, without the exception's module path."""
     lines = [line for line in message.strip().splitlines() if line.strip()]
-    last = re.sub(r"\{\{function_node [^}]*\}\}\s*", "", lines[-1] if lines else message)
+    starts = [i for i, line in enumerate(lines) if _EXCEPTION_LINE.match(line)]
+    last = " ".join(lines[starts[-1]:] if starts else lines[-1:]) or message
+    last = re.sub(r"\{\{function_node [^}]*\}\}\s*", "", last)
+    if len(last) > 300:
+        last = last[:297] + "..."
     name, _, text = last.partition(": ")
     name = name.rsplit(".", 1)[-1]
     if not text:

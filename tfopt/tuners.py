@@ -11,7 +11,7 @@ import keras
 import keras_tuner as kt
 
 from tfopt.budget import format_seconds
-from tfopt.callbacks import PATIENCE, peak_rss_mb, release_memory
+from tfopt.callbacks import PATIENCE, peak_rss_mb
 
 from tfopt.durable import check_name, read_json_or, write_json
 from tfopt.errors import InputError
@@ -231,8 +231,7 @@ class GridSearchOracle(DurableOracle, _WithinBudget, kt.oracles.GridSearchOracle
 
 
 class _KeepsDtypePolicy:
-    """Tuner mixin: every trial's model is built in `dtype_policy` (e.g. "mixed_bfloat16"),
-    after the previous model's memory is released.
+    """Tuner mixin: every trial's model is built in `dtype_policy` (e.g. "mixed_bfloat16").
 
     keras-tuner clears the Keras session before each build, and with it the
     global dtype policy, so the policy is set again right before the build.
@@ -241,7 +240,6 @@ class _KeepsDtypePolicy:
     dtype_policy = None
 
     def _build_hypermodel(self, hp):
-        release_memory()  # keras-tuner has just cleared the session: the last model is garbage
         if self.dtype_policy is not None:
             keras.mixed_precision.set_global_policy(self.dtype_policy)
         # A continued trial loads its source's checkpoint into a new model whose optimizer
