@@ -177,6 +177,8 @@ def test_a_chief_and_two_workers_finish_a_search_over_loopback(tmp_path):
                 begun.setdefault(trial_id, []).append(worker)
     assert sorted(begun) == ["0", "1", "2", "3"]
     assert all(len(workers) == 1 for workers in begun.values())  # no trial ran twice
+    done = [line for line in lines if ") done: val_accuracy=" in line]
+    assert len(done) == 4 and not any("failed" in line for line in done)  # the chief's scores
     assert set().union(*begun.values()) == {"1", "2"}  # both workers trained
     with open(out / "trials.csv") as file:
         rows = list(csv.DictReader(file))

@@ -73,7 +73,8 @@ class _Progress:
             best = self.oracle.get_best_trials(1)
             budget.record_trial(seconds, self._epochs_run,
                                 best_epochs=best_epochs(best[0]) if best else None)
-        score = f"failed ({trial.message})" if trial.score is None else f"{trial.score:.4f}"
+        ended = self.oracle.get_trial(trial.trial_id)  # a worker's copy has no score: the chief's
+        score = f"failed ({trial.message})" if ended.score is None else f"{ended.score:.4f}"
         best = self.oracle.get_best_trials(1)
         best_score = f"{best[0].score:.4f} (trial {best[0].trial_id})" if best else "none yet"
         print(f"[tfopt] trial {self._trial_number} (id {trial.trial_id}) done: "
