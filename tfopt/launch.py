@@ -39,8 +39,8 @@ def launch(argv, workers, out, gpus_per_trial=0, say=print):
         if gpus_per_trial:
             worker_env["CUDA_VISIBLE_DEVICES"] = ",".join(
                 gpus[k * gpus_per_trial:(k + 1) * gpus_per_trial])
-        share = cores[k * len(cores) // workers:(k + 1) * len(cores) // workers] or \
-            cores[k % len(cores):k % len(cores) + 1]
+        share = (cores[k * len(cores) // workers:(k + 1) * len(cores) // workers] or
+                 cores[k % len(cores):k % len(cores) + 1]) if cores else None
         children.append(_start(base + ["--worker", str(k + 1)], worker_env, f"worker {k + 1}",
                                cpus=share))
     try:

@@ -60,13 +60,12 @@ class _Progress:
 
     def on_trial_end(self, trial):
         seconds = time.monotonic() - self._trial_started
-        stats = trial_stats(self)
-        own = read_json_or(pathlib.Path(self.project_dir, stats_file(self.tuner_id)), {})
+        path = pathlib.Path(self.project_dir, stats_file(self.tuner_id))  # this process's own
+        stats = read_json_or(path, {})
         stats[trial.trial_id] = {"epochs_run": self._epochs_run, "seconds": round(seconds, 2),
                                  "step_seconds": self.step_clock and round(self.step_clock.total, 2),
                                  "peak_rss_mb": peak_rss_mb()}
-        write_json(pathlib.Path(self.project_dir, stats_file(self.tuner_id)),
-                   {tid: v for tid, v in stats.items() if tid in own or tid == trial.trial_id})
+        write_json(path, stats)
         super().on_trial_end(trial)
         budget = getattr(self.oracle, "budget", None)
         if budget is not None:
