@@ -26,8 +26,8 @@ CASES = {
                         "full": dict(budget=1200, concurrent=True)}),
     "throughput": (cases.throughput, {},
                    {"quick": dict(size=10_000, epochs=3), "full": dict(size=None, epochs=4)}),
-    "overhead_digits": (cases.overhead, dict(task="digits"),
-                        {"quick": dict(trials=4, concurrent=True), "full": dict(trials=10)}),
+    "overhead_digits": (cases.overhead, dict(task="digits"),  # quick: the memory case's runs
+                        {"quick": dict(trials=8, concurrent=True), "full": dict(trials=10)}),
     "overhead_mr": (cases.overhead, dict(task="mr"),
                     {"quick": dict(trials=3, concurrent=True), "full": dict(trials=10)}),
     "memory": (cases.memory, dict(task="digits"),

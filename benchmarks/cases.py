@@ -129,7 +129,7 @@ def overhead(*, task, trials, out, threads, goal=0.15, concurrent=False):
             side.update(overhead_shares(side["trial_stats"]))
     shares = _per_side(sides, lambda side: side["median_share"])
     notes = [f"{name}: trial_stats has no step_seconds" for name, side in sides.items()
-             if "error" not in side and side["median_share"] is None]
+             if "error" not in side and side["median_share"] is None] + _shared(sides)
     return _record({"trials": trials, "epochs": 1, "tuner": "random",
                     "sides": "at once, half the cores each" if concurrent else
                              "one after the other, all cores each"}, sides,
@@ -152,6 +152,7 @@ def memory(*, task, trials, out, threads, goal=0.10):
     ratio = _ratio(growth["peer"], growth["tfopt"])
     notes = ["growth_ratio is null: tfopt's peak RSS did not grow"] \
         if growth["tfopt"] is not None and growth["tfopt"] <= 0 else []
+    notes += _shared(sides)
     return _record({"trials": trials, "epochs": 1, "tuner": "random",
                     "sides": "at once, half the cores each"}, sides,
                    {"peak_rss_growth": growth}, {"growth_ratio": ratio},
@@ -178,10 +179,23 @@ def memory_growth(stats):
             "growth": round((rss[-1] - rss[1]) / rss[1], 4)}
 
 
+_RUNS = {}  # the sides of each run so far, by what was asked: cases asking the same share it
+
+
 def _run_both(kind, *, out=None, threads, concurrent=False, **kwargs):
     """tfopt's side of `kind` (`tfopt_<kind>` here) and the peer's (`peers.<kind>`), each in
     a fresh process: one after the other, or with `concurrent` at the same time on
-    disjoint halves of the cores; {"tfopt": result, "peer": result}."""
+    disjoint halves of the cores; {"tfopt": result, "peer": result}. A second case asking
+    for the same run (the quick mode's overhead_digits and memory) gets the first one's
+    results, each side marked `"shared_run": true`."""
+    key = json.dumps([kind, threads, concurrent, kwargs], sort_keys=True)
+    if key in _RUNS:
+        return {name: {**side, "shared_run": True} for name, side in _RUNS[key].items()}
+    _RUNS[key] = _run_both_now(kind, out=out, threads=threads, concurrent=concurrent, **kwargs)
+    return _RUNS[key]
+
+
+def _run_both_now(kind, *, out, threads, concurrent, **kwargs):
     entries = {"tfopt": f"benchmarks.cases:tfopt_{kind}", "peer": f"benchmarks.peers:{kind}"}
 
     def side(name, cpus=None):
@@ -197,6 +211,11 @@ def _run_both(kind, *, out=None, threads, concurrent=False, **kwargs):
     with concurrent_futures.ThreadPoolExecutor(2) as pool:
         futures = {name: pool.submit(side, name, halves[name]) for name in entries}
         return {name: future.result() for name, future in futures.items()}
+
+
+def _shared(sides):
+    return ["the same runs as an earlier case (the same search, asked for again)"] \
+        if sides["tfopt"].get("shared_run") else []
 
 
 def _per_side(sides, figure):

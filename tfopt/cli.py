@@ -85,7 +85,9 @@ def build_parser():
     search.add_argument("--seed", type=_non_negative_int, default=0)
     search.add_argument("--data-dir", help="folder searched for data sets before downloading "
                                            "(default $TFOPT_DATA_DIR)")
-    search.add_argument("--strategy", default="auto", help="auto, default, mirrored or tpu")
+    search.add_argument("--strategy", default="auto",
+                        help="auto, default, mirrored, multi_worker (cluster from TF_CONFIG) "
+                             "or tpu")
     search.add_argument("--mixed-precision", action=argparse.BooleanOptionalAction,
                         default=False,
                         help="mixed float16 (GPU) / bfloat16 (CPU, TPU) training (default off)")

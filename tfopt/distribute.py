@@ -5,6 +5,7 @@ Strategies are TensorFlow's: with another Keras backend (JAX) only "auto" and
 """
 
 import os
+import sys
 
 import keras
 
@@ -19,8 +20,10 @@ def choose_strategy(name="auto"):
     "auto" picks a TPU when a resolver finds one, `MirroredStrategy` when
     several GPUs are visible, else the default (single device) strategy.
     "mirrored" mirrors over all GPUs, or over all logical CPUs when there is
-    no GPU (how the tests exercise it). With another Keras backend, "auto" and
-    "default" train on one device (None) without importing TensorFlow.
+    no GPU (how the tests exercise it). "multi_worker" trains each model on
+    every machine of the cluster in `TF_CONFIG` (`tfopt.multi_worker`). With another
+    Keras backend, "auto" and "default" train on one device (None) without importing
+    TensorFlow.
 
     Raises:
         InputError: for an unknown name, "tpu" when no TPU is found, or "mirrored"
@@ -49,6 +52,10 @@ def choose_strategy(name="auto"):
         if name == "tpu":
             raise InputError("--strategy tpu was requested but no TPU was found "
                              "(set TPU_NAME, or run on a TPU VM); use --strategy auto.")
+    if name == "multi_worker":
+        from tfopt.multi_worker import multi_worker_strategy
+
+        return multi_worker_strategy()
     gpus = tf.config.list_logical_devices("GPU")
     if name == "mirrored":
         devices = gpus or tf.config.list_logical_devices("CPU")
@@ -75,7 +82,10 @@ def strategy_name(strategy):
     """Human-readable name of a strategy returned by `choose_strategy`."""
     if strategy is None:
         return "default"
-    return f"{type(strategy).__name__} ({strategy.num_replicas_in_sync} replicas)"
+    name = type(strategy).__name__
+    if name == "CollectiveAllReduceStrategy":  # TensorFlow's class for it
+        name = "MultiWorkerMirroredStrategy"
+    return f"{name} ({strategy.num_replicas_in_sync} replicas)"
 
 
 def set_mixed_precision(enabled=False):
@@ -103,10 +113,33 @@ def set_mixed_precision(enabled=False):
 
 def clear_session():
     """`keras.backend.clear_session()`, keeping the global dtype policy (which Keras resets
-    with the rest of its global state)."""
+    with the rest of its global state), after `release_traced_graphs`."""
     policy = keras.mixed_precision.global_policy()
+    release_traced_graphs()
     keras.backend.clear_session()
     keras.mixed_precision.set_global_policy(policy)
+
+
+def release_traced_graphs():
+    """Lets TensorFlow free the traced training graphs of models that are gone; call it
+    between trials. Returns how many registry entries it removed.
+
+    Keras' TensorFlow optimizer sums the gradients with `ReplicaContext.all_reduce`,
+    which is a `tf.custom_gradient`: every traced train step registers a gradient
+    ("CustomGradient-N") in TensorFlow's global registry, which is never emptied, and
+    its closure holds the whole traced graph. Measured on the digits VGG: about 10 MB
+    more resident memory per trial, in plain keras-tuner searches too. TensorFlow reads
+    these entries only while it differentiates a graph being traced, so once a trial's
+    training has been traced they are not needed again.
+    """
+    ops = sys.modules.get("tensorflow.python.framework.ops")  # TensorFlow never imported: none
+    registry = getattr(getattr(ops, "_gradient_registry", None), "_registry", None)
+    if not isinstance(registry, dict):
+        return 0
+    names = [name for name in registry if name.startswith("CustomGradient-")]
+    for name in names:
+        del registry[name]
+    return len(names)
 
 
 def native_bfloat16(cpuinfo="/proc/cpuinfo"):

@@ -20,6 +20,7 @@ from keras_tuner.src.distribute import utils as dist_utils
 
 from tfopt.durable import check_name, read_json, read_json_or, readable, write_json
 from tfopt.errors import InputError, SearchError
+from tfopt.multi_worker import ReplicaCheckpoint, lost_a_member, writes_results
 
 MAX_ATTEMPTS = 3  # starts of one trial (counted on disk) before it is marked FAILED
 ATTEMPTS_FILE = "attempts.json"
@@ -194,6 +195,9 @@ class ResumableTuner:
         backup = pathlib.Path(self.get_trial_dir(trial.trial_id), "backup")
         guards = getattr(self.oracle, "trial_callbacks", lambda trial_id: [])(trial.trial_id)
         kwargs["callbacks"] = [*kwargs.get("callbacks", []), *guards, TrialBackup(str(backup))]
+        if not writes_results(self.distribution_strategy):
+            kwargs["callbacks"].append(ReplicaCheckpoint(
+                self.oracle.objective, self._get_checkpoint_fname(trial.trial_id)))
         return super().run_trial(trial, *args, **kwargs)
 
     def _try_run_and_update_trial(self, trial, *fit_args, **fit_kwargs):
@@ -217,6 +221,14 @@ class ResumableTuner:
             kt_config.DEBUG = debug
         if trial.status != kt.engine.trial.TrialStatus.COMPLETED and trial.message:
             (trial_dir / ERROR_FILE).write_text(trial.message)
+            if lost_a_member(self.distribution_strategy, trial.message):
+                reason = _reason(trial.message)
+                trial.status, trial.message = kt.engine.trial.TrialStatus.RUNNING, None
+                raise SearchError(
+                    f"A member of the multi-worker cluster stopped during trial "
+                    f"{trial.trial_id} ({reason}). The trial is kept unfinished: start every "
+                    "member again with the same command, and it resumes from its last "
+                    "finished epoch.")
             trial.message = _reason(trial.message)
             print(f"[tfopt] trial {trial.trial_id} failed: {trial.message} (traceback in "
                   f"{trial_dir / ERROR_FILE})", flush=True)

@@ -16,9 +16,11 @@ from tfopt.data.profile import describe_settings, infer_settings
 from tfopt.data.pipeline import to_dataset
 from tfopt.distribute import choose_strategy, set_mixed_precision, strategy_name
 from tfopt.backend import configure_backend
+from tfopt.errors import InputError
 from tfopt.export import check_exports, export_models
 from tfopt.final import finalize
 from tfopt.hypermodels import base_space, custom_name, make_hypermodel
+from tfopt.multi_worker import replica_out, writes_results
 from tfopt.report import build_report
 from tfopt.results import save_results
 from tfopt.space import apply_space
@@ -78,7 +80,8 @@ def search(task=None, model=None, tuner="hyperband", *, data=None, text_column=N
             existing run folder of the same search is resumed.
         seed: seed of the search and of training.
         data_dir: folder searched for data before downloading (default `$TFOPT_DATA_DIR`).
-        strategy: "auto", "default", "mirrored" or "tpu".
+        strategy: "auto", "default", "mirrored", "multi_worker" (the cluster in TF_CONFIG;
+            every machine runs the same search, the chief writes the run) or "tpu".
         mixed_precision: train with a mixed float16/bfloat16 policy; "auto": bfloat16 on
             TensorFlow on a CPU with native bfloat16 (AVX512_BF16/AMX), else off.
         retrain: retrain the best hyperparameters on train+validation for the
@@ -126,11 +129,22 @@ def search(task=None, model=None, tuner="hyperband", *, data=None, text_column=N
         from tfopt import distributed
 
         distributed.check_role(chief, worker, chief_address, config.budget)
+        if config.strategy == "multi_worker":
+            raise InputError("--strategy multi_worker trains one model on every machine of "
+                             "TF_CONFIG's cluster; it does not combine with --chief/--worker, "
+                             "which run different trials at once. Use one or the other.")
     configure_backend()
     check_exports(config.export)
     keras.utils.set_random_seed(config.seed)
     policy = set_mixed_precision(config.mixed_precision)
+    if config.strategy == "multi_worker" and config.budget:
+        raise InputError("--budget is not supported with --strategy multi_worker (each "
+                         "machine would decide on its own clock); use --max-trials.")
     distribution = choose_strategy(config.strategy)
+    if not writes_results(distribution):  # a multi-worker replica: trains in step, writes aside
+        config = dataclasses.replace(config, out=replica_out(config.out, distribution))
+        _say(verbose, f"[tfopt] multi-worker replica: the cluster's chief writes the run; this "
+                      f"member's copies go to {config.out}")
 
     source = finetune.load_source(config.init_from) if config.init_from else None
     _say(verbose, f"[tfopt] loading {task_info.name}: {task_info.description} ...")

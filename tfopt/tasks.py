@@ -38,7 +38,7 @@ DEFAULT_MODELS = {"image": "vgg", "text": "textcnn"}
 # val_balanced_accuracy is the default objective on imbalanced data.
 OBJECTIVES = ("val_accuracy", "val_balanced_accuracy", "val_loss")
 TUNERS = ("hyperband", "random", "bayesian", "grid")
-STRATEGIES = ("auto", "default", "mirrored", "tpu")
+STRATEGIES = ("auto", "default", "mirrored", "multi_worker", "tpu")
 
 TASKS = {
     task.name: task

@@ -13,6 +13,7 @@ import keras_tuner as kt
 from tfopt.budget import format_seconds
 from tfopt.callbacks import PATIENCE, peak_rss_mb
 
+from tfopt.distribute import release_traced_graphs
 from tfopt.durable import check_name, read_json_or, write_json
 from tfopt.errors import InputError
 from tfopt.recovery import DurableOracle, ResumableTuner, mark_resumable
@@ -231,13 +232,18 @@ class GridSearchOracle(DurableOracle, _WithinBudget, kt.oracles.GridSearchOracle
 
 
 class _KeepsDtypePolicy:
-    """Tuner mixin: every trial's model is built in `dtype_policy` (e.g. "mixed_bfloat16").
+    """Tuner mixin: every trial's model is built in `dtype_policy` (e.g. "mixed_bfloat16"),
+    and the previous trials' traced graphs are freed first (`release_traced_graphs`).
 
     keras-tuner clears the Keras session before each build, and with it the
     global dtype policy, so the policy is set again right before the build.
     """
 
     dtype_policy = None
+
+    def _try_build(self, hp):
+        release_traced_graphs()  # before keras-tuner's clear_session() and gc.collect()
+        return super()._try_build(hp)
 
     def _build_hypermodel(self, hp):
         if self.dtype_policy is not None:
