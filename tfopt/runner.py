@@ -164,9 +164,10 @@ def search(task=None, model=None, tuner="hyperband", *, data=None, text_column=N
 
     hypermodel, space = _hypermodel_and_space(config, task_info, data, settings, custom,
                                               source, verbose)
-    # Under a budget the probe times the default model and one sample: its time is the search's.
+    # The probe's time is the search's: a search times the default model and one sample,
+    # `--plan` (which only prints the plan) three samples.
     setup, epoch_seconds = plan_module.probe(hypermodel, train, len(data.y_train), space=space,
-                                             samples=1 if config.budget else 3)
+                                             samples=3 if plan_only else 1)
     train_val_ratio = (len(data.y_train) + len(data.y_val)) / len(data.y_train)
     repeat = bool(config.budget) and config.tuner == "hyperband" and not trials_given
     if repeat:  # Hyperband's brackets go round until the time is up
