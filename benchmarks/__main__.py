@@ -25,11 +25,11 @@ CASES = {
                        {"quick": dict(budget=300, concurrent=True),
                         "full": dict(budget=1200, concurrent=True)}),
     "throughput": (cases.throughput, {},
-                   {"quick": dict(size=10_000, epochs=3), "full": dict(size=None, epochs=4)}),
+                   {"quick": dict(size=8_000, epochs=3), "full": dict(size=None, epochs=4)}),
     "overhead_digits": (cases.overhead, dict(task="digits"),  # quick: the memory case's runs
                         {"quick": dict(trials=8, concurrent=True), "full": dict(trials=10)}),
     "overhead_mr": (cases.overhead, dict(task="mr"),
-                    {"quick": dict(trials=3, concurrent=True), "full": dict(trials=10)}),
+                    {"quick": dict(trials=2, concurrent=True), "full": dict(trials=10)}),
     "memory": (cases.memory, dict(task="digits"),
                {"quick": dict(trials=8), "full": dict(trials=20)}),
     "tuning_mr": (cases.tuning, dict(task="mr", target=0.75, goal_ratio=1.0, time_goal=None),

@@ -18,7 +18,7 @@ import pytest
 from keras_tuner.src import protos
 
 from tfopt.distributed import TOKEN_ENV, check_role, parse_address, role, serve
-from tfopt.errors import InputError
+from tfopt.errors import InputError, SearchError
 from tfopt.tuners import RandomSearchOracle
 
 TOKEN = "test-token"
@@ -129,6 +129,57 @@ def test_a_silent_workers_trial_goes_to_another_worker(chief):
     server.join(timeout=20)
     assert not server.is_alive()
     assert oracle.trials[first.trial_id].score == 0.4 and sorted(oracle.end_order) == ["0", "1"]
+
+
+def test_failures_in_a_row_stop_a_distributed_search_with_its_state_saved(tmp_path):
+    oracle = RandomSearchOracle(kt.Objective("score", "max"), max_trials=6, seed=1,
+                                max_consecutive_failed_trials=2)
+    space = kt.HyperParameters()
+    space.Int("x", 0, 10)
+    oracle.update_space(space)
+    oracle._set_project_dir(str(tmp_path), "tuner")
+    port, said, raised = free_port(), [], []
+
+    def chief():
+        try:
+            serve(oracle, f"127.0.0.1:{port}", TOKEN, lease=30.0, say=said.append)
+        except SearchError as error:
+            raised.append(error)
+
+    server = threading.Thread(target=chief, daemon=True)
+    server.start()
+    channel = grpc.insecure_channel(f"127.0.0.1:{port}")
+    grpc.channel_ready_future(channel).result(timeout=30)
+    stub = protos.get_service_grpc().OracleStub(channel)
+
+    def create(tuner_id):
+        return call(stub, "CreateTrial", service.CreateTrialRequest(tuner_id=tuner_id),
+                    tuner_id).trial
+
+    def fail(trial_id, tuner_id):  # as a worker does: error.txt, then the trial's end
+        trial_dir = tmp_path / "tuner" / f"trial_{trial_id}"
+        trial_dir.mkdir(parents=True, exist_ok=True)
+        (trial_dir / "error.txt").write_text(
+            f"Traceback (most recent call last):\n  File x\nValueError: boom {trial_id}\n")
+        trial = kt.engine.trial.Trial(kt.HyperParameters(), trial_id=trial_id, status="FAILED")
+        call(stub, "EndTrial", service.EndTrialRequest(trial=trial.to_proto()), tuner_id)
+
+    first, second = create("tuner1"), create("tuner2")
+    fail(first.trial_id, "tuner1")
+    fail(create("tuner1").trial_id, "tuner1")  # the second failure in a row
+    stopped = kt.engine.trial.TrialStatus.to_proto("STOPPED")
+    assert create("tuner1").status == stopped  # no trial more is given...
+    assert server.is_alive()  # ...and the chief waits for tuner2's running trial
+    finish(stub, second.trial_id, 0.8, tuner_id="tuner2")
+    assert create("tuner2").status == stopped
+    server.join(timeout=20)
+    assert not server.is_alive() and len(raised) == 1
+    assert "2 trials failed in a row" in str(raised[0]) and "ValueError: boom 2" in str(raised[0])
+    state = json.loads((tmp_path / "tuner" / "oracle.json").read_text())
+    assert state["ongoing_trials"] == {} and len(state["end_order"]) == 3
+    assert {t: (r["status"], r["message"]) for t, r in state["trial_records"].items()} == \
+        {"0": ("FAILED", "ValueError: boom 0"), "1": ("COMPLETED", None),
+         "2": ("FAILED", "ValueError: boom 2")}
 
 
 def test_roles_are_checked_before_anything_runs():

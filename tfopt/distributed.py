@@ -37,7 +37,8 @@ from keras_tuner.src.engine import oracle as oracle_module
 from keras_tuner.src.engine import trial as trial_module
 
 from tfopt.durable import check_name
-from tfopt.errors import InputError
+from tfopt.errors import InputError, SearchError
+from tfopt.recovery import failure_reason
 
 DEFAULT_ADDRESS = "127.0.0.1:8470"  # the chief binds loopback unless told otherwise
 TOKEN_ENV = "TFOPT_CHIEF_TOKEN"
@@ -201,6 +202,7 @@ class GuardedServicer(oracle_chief.OracleServicer):
         self.lease = lease
         if not hasattr(oracle, "owners"):
             oracle.owners = {}
+        self.stopping = None  # the SearchError of failures in a row: no trial more is given
         now = self.started = time.monotonic()
         # a restarted chief: each running trial's worker has one lease to come back
         self.last_seen = {tuner_id: now for tuner_id in oracle.ongoing_trials}
@@ -235,6 +237,12 @@ class GuardedServicer(oracle_chief.OracleServicer):
                 raise _Refused(grpc.StatusCode.PERMISSION_DENIED,
                                f"tuner id {request.tuner_id!r} is not the caller's {tuner_id!r}")
             check_name("worker id", tuner_id)
+            if self.stopping is not None:  # the worker stops; running trials may still end
+                self.oracle.tuner_ids.discard(tuner_id)
+                self.stop_triggered = True
+                stopped = trial_module.Trial(self.oracle.get_space(), trial_id="",
+                                             status=trial_module.TrialStatus.STOPPED)
+                return protos.get_service().CreateTrialResponse(trial=stopped.to_proto())
             response = super(GuardedServicer, self).CreateTrial(request, context)
             if response.trial.status == trial_module.TrialStatus.to_proto("RUNNING"):
                 self.oracle.owners[response.trial.trial_id] = tuner_id
@@ -251,7 +259,15 @@ class GuardedServicer(oracle_chief.OracleServicer):
     def EndTrial(self, request, context):
         def body(tuner_id):
             self._running_trial_of(tuner_id, request.trial.trial_id)
-            response = super(GuardedServicer, self).EndTrial(request, context)
+            trial = trial_module.Trial.from_proto(request.trial)
+            if trial.status != trial_module.TrialStatus.COMPLETED:  # keras-tuner's proto has
+                trial.message = failure_reason(  # no message: the worker's error.txt says it
+                    self.oracle._get_trial_dir(trial.trial_id), tuner_id)
+            try:
+                self.oracle.end_trial(trial)
+            except SearchError as error:  # failures in a row; the oracle saved its state
+                self.stopping = error
+            response = protos.get_service().EndTrialResponse()
             self.oracle.owners.pop(request.trial.trial_id, None)
             self.oracle.save()
             return response
@@ -302,6 +318,8 @@ class GuardedServicer(oracle_chief.OracleServicer):
         """No trial runs or waits, and every worker was told to stop or went silent; a
         finished search's restarted chief also ends after one lease without any worker."""
         with oracle_lock(self.oracle):
+            if self.stopping is not None:  # the queue waits for the resume
+                return not self.oracle.ongoing_trials and not self.oracle.tuner_ids
             if self.oracle.ongoing_trials or self.oracle._retry_queue or self.oracle.tuner_ids:
                 return False
             all_ended = bool(self.oracle.max_trials) and \
@@ -340,6 +358,10 @@ def serve(oracle, address, token, *, lease=None, say=_print):
             servicer.reassign_silent(say)
     finally:
         server.stop(grace=2).wait()
+    if servicer.stopping is not None:
+        say("[tfopt] chief: the search stopped; the running trials have ended and every "
+            "worker has stopped")
+        raise servicer.stopping
     say("[tfopt] chief: every trial has ended and every worker has stopped")
 
 

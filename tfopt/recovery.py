@@ -208,6 +208,7 @@ class ResumableTuner:
             trial.status = kt.engine.trial.TrialStatus.FAILED
             trial.message = (f"started {started} times, and each time its process ended before "
                              "the trial did (killed, out of memory or a crash)")
+            (trial_dir / ERROR_FILE).write_text(trial.message)  # what a distributed chief reads
             print(f"[tfopt] trial {trial.trial_id}: FAILED, {trial.message}", flush=True)
             return
         if started:
@@ -249,6 +250,16 @@ class TrialBackup(keras.callbacks.BackupAndRestore):
                   "the trial starts again from its first epoch", flush=True)
             shutil.rmtree(self.backup_dir, ignore_errors=True)
             self.model._initial_epoch = None
+
+
+def failure_reason(trial_dir, worker):
+    """A failed trial's reason from its `error.txt` (written by the worker that ran it, in
+    the run folder the chief shares), or where to look when this machine cannot read it."""
+    error_file = pathlib.Path(trial_dir, ERROR_FILE)
+    try:
+        return _reason(error_file.read_text())
+    except (OSError, UnicodeDecodeError):
+        return f"failed on {worker}; its reason is in {error_file} on that machine"
 
 
 def _reason(message):
