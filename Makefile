@@ -51,7 +51,7 @@ test: install
 test-slow: install
 	TFOPT_DATA_DIR=$(DATA_DIR) $(BIN)/pytest -m slow $(PYTEST_ARGS)
 
-# The slow fault tests that CI runs (about 11 min): processes killed, frozen and restarted,
+# The slow fault tests that CI runs (about 6 min): processes killed, frozen and restarted,
 # and three points of the kill sweep (`make test-slow` runs all 35 and the accuracy floors).
 SWEEP_CI := $(foreach p,write-16 between-20 batch-44,"tests/test_recovery.py::test_kill_sweep_loses_nothing[$(p)]")
 test-faults: install
