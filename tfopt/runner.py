@@ -124,6 +124,9 @@ def search(task=None, model=None, tuner="hyperband", *, data=None, text_column=N
                           objective=objective, space=space, init_from=init_from,
                           custom_model=custom_name(custom), budget=budget).resolved()
     task_info = config.task_info()
+    if config.strategy == "multi_worker" and config.budget:
+        raise InputError("--budget is not supported with --strategy multi_worker (each "
+                         "machine would decide on its own clock); use --max-trials.")
     distributed = None
     if chief or worker is not None:  # gRPC and keras-tuner's protos only when asked for
         from tfopt import distributed
@@ -137,9 +140,6 @@ def search(task=None, model=None, tuner="hyperband", *, data=None, text_column=N
     check_exports(config.export)
     keras.utils.set_random_seed(config.seed)
     policy = set_mixed_precision(config.mixed_precision)
-    if config.strategy == "multi_worker" and config.budget:
-        raise InputError("--budget is not supported with --strategy multi_worker (each "
-                         "machine would decide on its own clock); use --max-trials.")
     distribution = choose_strategy(config.strategy)
     if not writes_results(distribution):  # a multi-worker replica: trains in step, writes aside
         config = dataclasses.replace(config, out=replica_out(config.out, distribution))
