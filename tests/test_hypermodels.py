@@ -156,3 +156,23 @@ def test_the_last_smaller_batch_is_dropped_only_on_jax(monkeypatch):
     assert not drop_last_batch(data, 512)  # never every batch
     monkeypatch.setattr(keras.backend, "backend", lambda: "tensorflow")
     assert not drop_last_batch(data, 128)
+
+
+def test_a_tasks_defaults_replace_the_familys_and_stay_in_its_space():
+    from tfopt.tasks import TASKS
+
+    for task in TASKS.values():
+        hp = kt.HyperParameters()
+        hypermodel = HYPERMODELS[task.default_model](
+            (28, 28, 1) if task.modality == "image" else (12,), 2,
+            **({} if task.modality == "image" else {"vocab_size": 50}),
+            defaults=dict(task.defaults))
+        hypermodel.declare_hyperparameters(hp)  # keras-tuner rejects a default outside the space
+        assert {name: hp.values[name] for name, _ in task.defaults} == dict(task.defaults)
+    fashion = dict(TASKS["fashion_mnist"].defaults)
+    hp, hypermodel = kt.HyperParameters(), VGGHyperModel((28, 28, 1), 10, defaults=fashion)
+    hypermodel.declare_hyperparameters(hp)
+    model = hypermodel.build(hp)
+    assert hp.values["blocks"] == 1 and hp.values["filters"] == 16
+    assert hp.values["batch_size"] == 64 and hp.values["convs_per_block"] == 1  # the family's
+    assert [layer.name for layer in model.layers if "conv" in layer.name] == ["block1_conv1"]

@@ -309,8 +309,14 @@ def _hypermodel_and_space(config, task_info, data, settings, custom, source, ver
                       f"(blocks {', '.join(hypermodel.blocks)}); new {data.num_classes}-class "
                       "classifier")
         return hypermodel, None
+    own_family = custom is None and config.model == task_info.default_model
+    defaults = dict(task_info.defaults) if own_family else {}
     hypermodel = make_hypermodel(config.model, data, custom=custom, flip=task_info.flip,
-                                 **common)
+                                 defaults=defaults, **common)
+    if defaults:
+        _say(verbose, f"[tfopt] first trial: {task_info.name}'s own defaults for "
+                      + ", ".join(f"{k}={v}" for k, v in defaults.items())
+                      + f", the rest as {config.model}'s")
     if not config.space:
         return hypermodel, None
     base, addable = base_space(config.model)

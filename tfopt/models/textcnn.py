@@ -11,7 +11,7 @@ def build_textcnn(
     vocab_size,
     num_classes,
     *,
-    embedding_dim=300,
+    embedding_dim=128,
     embedding_dropout=0.25,
     kernel_sizes=(3, 4, 5),
     filters=100,
@@ -29,7 +29,9 @@ def build_textcnn(
         sequence_length: length of the (padded) token-id sequences.
         vocab_size: size of the vocabulary, including padding (0) and OOV (1).
         num_classes: number of output classes (at least 2).
-        embedding_dim: size of the word vectors.
+        embedding_dim: size of the word vectors (Kim used 300; 128 trains an epoch of MR
+            2-4x faster on a CPU with the same peak validation accuracy, see
+            `TextCNNHyperModel`).
         embedding_dropout: rate of dropping whole word vectors, in [0, 1).
         kernel_sizes: convolution widths, one branch each.
         filters: filters per branch.
