@@ -18,6 +18,23 @@ def test_probe_times_default_and_sampled_models_even_on_one_batch(tiny_images):
         assert epoch_seconds >= 0 and math.isfinite(epoch_seconds)
 
 
+def test_probe_timer_stops_a_model_once_its_steps_took_long_enough(tiny_images):
+    import keras
+    import keras_tuner as kt
+
+    from tfopt.plan import _StepTimer
+
+    x, y = tiny_images.x_train[:160], tiny_images.y_train[:160]
+    for seconds, batches in ((0.0, 4), (1e9, 10)):  # 4: the traced step and 3 timed ones
+        hypermodel = VGGHyperModel(tiny_images.input_shape, tiny_images.num_classes)
+        model = hypermodel.build_model(kt.HyperParameters())
+        model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+        timer = _StepTimer(min_steps=3, seconds=seconds)
+        model.fit(x, y, batch_size=16, epochs=1, verbose=0, callbacks=[timer])
+        assert len(timer.times) - 1 == batches
+        keras.backend.clear_session()
+
+
 def test_describe_states_trials_epochs_and_time():
     text = describe("hyperband", 13, 21, setup=2.0, epoch_seconds=20.0)
     assert text.startswith("[tfopt] plan: hyperband, up to 13 trials, 21 epochs in all")
