@@ -103,16 +103,30 @@ class EpochTimer(keras.callbacks.Callback):
 
 
 class StepTimer(keras.callbacks.Callback):
-    """Adds the seconds inside every train batch to the class-level `total` (shared by
-    the copies keras-tuner makes per trial; `TrialStats` resets it per trial)."""
+    """Adds the seconds inside train batches to the class-level `total` (shared by the
+    copies keras-tuner makes per trial; `TrialStats` resets it per trial). As tfopt's
+    `StepClock`: the first batch of each `fit` (it carries the tracing) counts as one
+    average step of that `fit`."""
 
     total = 0.0
+
+    def on_train_begin(self, logs=None):
+        self._first, self._steps, self._seconds = None, 0, 0.0
 
     def on_train_batch_begin(self, batch, logs=None):
         self._began = time.perf_counter()
 
     def on_train_batch_end(self, batch, logs=None):
-        StepTimer.total += time.perf_counter() - self._began
+        seconds = time.perf_counter() - self._began
+        if self._first is None:
+            self._first = seconds
+            return
+        StepTimer.total += seconds
+        self._steps, self._seconds = self._steps + 1, self._seconds + seconds
+
+    def on_train_end(self, logs=None):
+        if self._steps:
+            StepTimer.total += self._seconds / self._steps
 
 
 def peak_rss_mb():

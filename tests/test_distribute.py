@@ -222,3 +222,29 @@ def test_traced_training_graphs_are_released_between_trials():
     assert custom_gradients() == []
     gc.collect()
     assert sum(isinstance(o, func_graph.FuncGraph) for o in gc.get_objects()) < graphs
+
+
+def test_training_state_built_before_fit_traces_the_train_step_once(monkeypatch):
+    import numpy as np
+    from keras.src.backend.tensorflow import trainer
+    from tfopt.data.pipeline import batched, to_dataset
+
+    traces = []
+    train_step = trainer.TensorFlowTrainer.train_step
+    monkeypatch.setattr(trainer.TensorFlowTrainer, "train_step",
+                        lambda self, data: traces.append(1) or train_step(self, data))
+    x = np.random.default_rng(0).integers(0, 256, (40, 4, 4, 1), "uint8")
+    y = np.arange(40) % 3
+    for build_first, expected in ((False, 2), (True, 1)):  # Keras alone traces it twice
+        model = keras.Sequential([keras.Input((4, 4, 1)), keras.layers.Flatten(),
+                                  keras.layers.Dense(3, activation="softmax")])
+        model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
+        train = batched(to_dataset(x, y, "image"), 16)
+        if build_first:
+            distribute.build_training_state(model, train)
+            assert model.optimizer.built
+        traces.clear()
+        history = model.fit(train, epochs=2, verbose=0)
+        assert len(traces) == expected
+        assert len(history.history["accuracy"]) == 2
+        keras.backend.clear_session()

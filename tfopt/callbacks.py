@@ -50,12 +50,18 @@ class FailOnNonFinite(keras.callbacks.Callback):
 
 class StepClock(keras.callbacks.Callback):
     """Adds up the seconds spent inside training steps (`total`), across the copies
-    keras-tuner makes of it for each trial; everything else in a trial is overhead."""
+    keras-tuner makes of it for each trial; everything else in a trial is overhead.
+
+    The first batch of each `fit` carries the tracing of the train step, so it counts
+    as one average step of that `fit` (its tracing as overhead); a `fit` of one batch
+    counts none.
+    """
 
     def __init__(self, _tally=None):
         super().__init__()
         self._tally = [0.0] if _tally is None else _tally  # shared by the copies
         self._began = None
+        self._first, self._steps, self._seconds = None, 0, 0.0
 
     @property
     def total(self):
@@ -64,13 +70,25 @@ class StepClock(keras.callbacks.Callback):
     def reset(self):
         self._tally[0] = 0.0
 
+    def on_train_begin(self, logs=None):
+        self._first, self._steps, self._seconds = None, 0, 0.0
+
     def on_train_batch_begin(self, batch, logs=None):
         self._began = time.perf_counter()
 
     def on_train_batch_end(self, batch, logs=None):
-        if self._began is not None:
-            self._tally[0] += time.perf_counter() - self._began
-            self._began = None
+        if self._began is None:
+            return
+        seconds, self._began = time.perf_counter() - self._began, None
+        if self._first is None:
+            self._first = seconds
+            return
+        self._tally[0] += seconds
+        self._steps, self._seconds = self._steps + 1, self._seconds + seconds
+
+    def on_train_end(self, logs=None):
+        if self._steps:
+            self._tally[0] += self._seconds / self._steps  # the first batch's own step
 
     def __deepcopy__(self, memo):  # a fresh copy (no model kept) on the same tally
         return StepClock(self._tally)

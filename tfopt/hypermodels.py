@@ -12,7 +12,7 @@ import keras
 import keras_tuner as kt
 
 from tfopt.data.pipeline import batched
-from tfopt.distribute import clear_session
+from tfopt.distribute import build_training_state, clear_session
 from tfopt.errors import InputError
 from tfopt.models import BalancedAccuracy, build_textcnn, build_transformer, build_vgg
 
@@ -109,6 +109,7 @@ class FamilyHyperModel(kt.HyperModel):
         """`model.fit` on batched data, with the class weights when there are any."""
         if self.class_weight:
             kwargs.setdefault("class_weight", self.class_weight)
+        build_training_state(model, train)
         return model.fit(train, *args, shuffle=False, **kwargs)
 
 

@@ -9,7 +9,7 @@ import keras_tuner as kt
 
 from tfopt.budget import RETRAIN_SHARE
 from tfopt.data.pipeline import batched, first_batches
-from tfopt.distribute import clear_session
+from tfopt.distribute import build_training_state, clear_session
 
 
 class _StepTimer(keras.callbacks.Callback):
@@ -67,9 +67,9 @@ def _time_one(hypermodel, hp, train, train_size, steps):
     started = time.perf_counter()
     model = hypermodel.build(hp)
     batch_size = hypermodel.batch_size(hp)
-    timer = _StepTimer()
-    model.fit(first_batches(batched(train, batch_size), steps), epochs=1, verbose=0,
-              shuffle=False, callbacks=[timer])
+    timer, batches = _StepTimer(), first_batches(batched(train, batch_size), steps)
+    build_training_state(model, batches)
+    model.fit(batches, epochs=1, verbose=0, shuffle=False, callbacks=[timer])
     after_first = timer.times[1:]  # the first batch carries the tracing
     per_step = (after_first[-1] - after_first[0]) / max(1, len(after_first) - 1)
     setup = after_first[0] - started - per_step
