@@ -18,10 +18,7 @@ import time
 
 import keras
 
-try:
-    import resource
-except ImportError:  # not on Windows
-    resource = None
+from tfopt.callbacks import StepClock, peak_rss_mb  # what tfopt's trial_stats.json has
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -102,45 +99,17 @@ class EpochTimer(keras.callbacks.Callback):
         self.durations.append(time.perf_counter() - self._began)
 
 
-class StepTimer(keras.callbacks.Callback):
-    """Adds the seconds inside train batches to the class-level `total` (shared by the
-    copies keras-tuner makes per trial; `TrialStats` resets it per trial). As tfopt's
-    `StepClock`: the first batch of each `fit` (it carries the tracing) counts as one
-    average step of that `fit`."""
-
-    total = 0.0
-
-    def on_train_begin(self, logs=None):
-        self._first, self._steps, self._seconds = None, 0, 0.0
-
-    def on_train_batch_begin(self, batch, logs=None):
-        self._began = time.perf_counter()
-
-    def on_train_batch_end(self, batch, logs=None):
-        seconds = time.perf_counter() - self._began
-        if self._first is None:
-            self._first = seconds
-            return
-        StepTimer.total += seconds
-        self._steps, self._seconds = self._steps + 1, self._seconds + seconds
-
-    def on_train_end(self, logs=None):
-        if self._steps:
-            StepTimer.total += self._seconds / self._steps
-
-
-def peak_rss_mb():
-    """The process's peak resident memory so far in MiB (what tfopt's trial_stats.json has)."""
-    if resource is None:
-        return None
-    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+# The seconds inside the peer's train steps, measured as tfopt measures its own (tfopt's
+# `StepClock`: each fit's first batch, which carries the tracing, counts as one average
+# step); keras-tuner's per-trial copies share its tally, and `TrialStats` resets it.
+STEP_CLOCK = StepClock()
 
 
 class TrialStats:
     """keras-tuner `Tuner` mixin: `self.trial_stats[trial_id]` = {"epochs_run", "seconds",
     "step_seconds", "peak_rss_mb"}, timed where tfopt times its own trials (after
     `on_trial_begin` to the start of `on_trial_end`). `step_seconds` needs a
-    `StepTimer` among the search's callbacks."""
+    `STEP_CLOCK` among the search's callbacks."""
 
     def on_search_begin(self):
         super().on_search_begin()
@@ -148,7 +117,7 @@ class TrialStats:
 
     def on_trial_begin(self, trial):
         super().on_trial_begin(trial)
-        StepTimer.total = 0.0
+        STEP_CLOCK.reset()
         self._epochs_run = 0
         self._trial_started = time.monotonic()
 
@@ -160,7 +129,7 @@ class TrialStats:
         self.trial_stats[trial.trial_id] = {
             "epochs_run": self._epochs_run,
             "seconds": round(time.monotonic() - self._trial_started, 2),
-            "step_seconds": round(StepTimer.total, 2), "peak_rss_mb": peak_rss_mb()}
+            "step_seconds": round(STEP_CLOCK.total, 2), "peak_rss_mb": peak_rss_mb()}
         super().on_trial_end(trial)
 
 

@@ -2,7 +2,7 @@
 
 Each function runs one side of a case in its own process (see `harness.run_side`)
 on the same splits tfopt uses (`tfopt.tasks.load_data`), and returns a dict.
-Harness instrumentation (`SearchClock`, `StepTimer`, `EpochTimer`, `TrialStats`)
+Harness instrumentation (`SearchClock`, `STEP_CLOCK`, `EpochTimer`, `TrialStats`)
 only reads the clock; `SearchClock` also ends the search at its budget.
 """
 
@@ -12,7 +12,7 @@ import keras
 import keras_tuner as kt
 from keras import layers
 
-from benchmarks.harness import EpochTimer, SearchClock, StepTimer, Stopwatch, TrialStats
+from benchmarks.harness import STEP_CLOCK, EpochTimer, SearchClock, Stopwatch, TrialStats
 from tfopt.hypermodels import VGGHyperModel
 from tfopt.models import build_textcnn, build_vgg
 from tfopt.tasks import get_task, load_data
@@ -155,5 +155,5 @@ def trials(task, trials, out, seed=0):
                               max_trials=trials, seed=seed, directory=out, project_name="peer",
                               overwrite=True)
     tuner.search(x_train, y_train, epochs=1, validation_data=(x_val, y_val),
-                 callbacks=[StepTimer()], verbose=0)
+                 callbacks=[STEP_CLOCK], verbose=0)
     return {"trial_stats": tuner.trial_stats, "wall_seconds": round(time.monotonic() - started, 1)}
