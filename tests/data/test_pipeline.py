@@ -121,3 +121,20 @@ def test_tf_data_batches_drop_the_remainder_and_take_the_first_batches():
 def test_batch_size_must_be_positive():
     with pytest.raises(ValueError, match="Received: 0"):
         ArrayBatches(ArrayDataset(np.zeros((3, 1))), 0)
+
+
+def test_tf_data_keeps_uint8_examples_and_scales_each_batch():
+    tf = pytest.importorskip("tensorflow")
+    x, y = _images(10)
+    dataset = to_dataset(x, y, "image")
+    assert dataset.element_spec[0].dtype == tf.uint8  # no per-example map, no cached copy
+    for shuffle in (False, True):
+        batches = list(batched(dataset, 4, shuffle=shuffle, seed=0))
+        images = np.concatenate([features.numpy() for features, _ in batches])
+        labels = np.concatenate([label.numpy() for _, label in batches])
+        assert images.dtype == np.float32 and sorted(labels.tolist()) == list(range(10))
+        np.testing.assert_allclose(images, x[labels] / 255.0, rtol=1e-6)
+    floats = to_dataset(x.astype("float32"), y, "image")  # scaled once, as before
+    np.testing.assert_allclose(next(iter(batched(floats, 10)))[0].numpy(), x / 255.0, rtol=1e-6)
+    tokens = next(iter(batched(to_dataset(np.array([[3, 4]], "int32"), np.array([1]), "text"), 1)))
+    assert tokens[0].numpy().tolist() == [[3, 4]]

