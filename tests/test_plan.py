@@ -18,21 +18,22 @@ def test_probe_times_default_and_sampled_models_even_on_one_batch(tiny_images):
         assert epoch_seconds >= 0 and math.isfinite(epoch_seconds)
 
 
-def test_probe_timer_stops_a_model_once_its_steps_took_long_enough(tiny_images):
-    import keras
+def test_probe_trains_the_rest_of_its_steps_only_while_they_are_quick(tiny_images):
     import keras_tuner as kt
 
-    from tfopt.plan import _StepTimer
+    from tfopt.plan import _time_one
 
-    x, y = tiny_images.x_train[:160], tiny_images.y_train[:160]
-    for seconds, batches in ((0.0, 4), (1e9, 10)):  # 4: the traced step and 3 timed ones
+    train = to_dataset(tiny_images.x_train[:160], tiny_images.y_train[:160], "image")
+    for seconds, batches in ((0.0, 4), (1e9, 10)):  # 4: the traced batch and 3 timed ones
         hypermodel = VGGHyperModel(tiny_images.input_shape, tiny_images.num_classes)
-        model = hypermodel.build_model(kt.HyperParameters())
-        model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
-        timer = _StepTimer(min_steps=3, seconds=seconds)
-        model.fit(x, y, batch_size=16, epochs=1, verbose=0, callbacks=[timer])
-        assert len(timer.times) - 1 == batches
-        keras.backend.clear_session()
+        hp = kt.HyperParameters()
+        hp.Fixed("batch_size", 16)
+        built = []
+        build = hypermodel.build
+        hypermodel.build = lambda hp: built.append(build(hp)) or built[-1]
+        setup, epoch_seconds = _time_one(hypermodel, hp, train, 160, 10, seconds)
+        assert int(built[0].optimizer.iterations.numpy()) == batches
+        assert setup > 0 and epoch_seconds > 0
 
 
 def test_describe_states_trials_epochs_and_time():
