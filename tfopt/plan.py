@@ -27,7 +27,7 @@ def probe(hypermodel, train, train_size, *, samples=3, steps=12, seed=0, space=N
     """Times the default model and `samples` sampled ones: mean (seconds to build and
     compile, seconds per epoch) of a trial's model.
 
-    Each trains the first batch (which carries the tracing) and 3 timed ones, then, while
+    Each trains the first batch (which carries the tracing) and 3 timed ones, then, if
     those took under `seconds`, the rest of `steps` (`_time_one`).
     `space` holds the user's ranges (`tfopt.space.apply_space`), if any.
     """
