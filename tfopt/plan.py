@@ -21,6 +21,10 @@ class _StepTimer(keras.callbacks.Callback):
     def on_train_batch_end(self, batch, logs=None):
         self.times.append(time.perf_counter())
 
+    def step_seconds(self):
+        """Seconds of each step after the first (which carries the tracing or a new iterator)."""
+        return [end - start for start, end in zip(self.times[1:], self.times[2:])]
+
 
 def probe(hypermodel, train, train_size, *, samples=3, steps=12, seed=0, space=None,
           seconds=0.5):
@@ -28,7 +32,8 @@ def probe(hypermodel, train, train_size, *, samples=3, steps=12, seed=0, space=N
     compile, seconds per epoch) of a trial's model.
 
     Each trains the first batch (which carries the tracing) and 3 timed ones, then, if
-    those took under `seconds`, the rest of `steps` (`_time_one`).
+    those took under `seconds`, the rest of `steps` (`_time_one`). Sampled models are the
+    search's typical trial: bigger or smaller than the default, with other batch sizes.
     `space` holds the user's ranges (`tfopt.space.apply_space`), if any.
     """
     timings = [_time_one(hypermodel, hp, train, train_size, steps, seconds)
@@ -63,22 +68,23 @@ def _time_one(hypermodel, hp, train, train_size, steps, seconds, timed=3):
     """
     started = time.perf_counter()
     model = hypermodel.build(hp)
-    batches = batched(train, hypermodel.batch_size(hp))
+    batch_size = hypermodel.batch_size(hp)
+    batches = batched(train, batch_size)
     first = first_batches(batches, 1 + timed)
     build_training_state(model, first)
     timer = _StepTimer()
     model.fit(first, epochs=1, verbose=0, shuffle=False, callbacks=[timer])
-    step_times = [b - a for a, b in zip(timer.times[1:], timer.times[2:])]
+    step_times = timer.step_seconds()
     traced = timer.times[1]  # the first batch carries the tracing
     if steps > 1 + timed and sum(step_times) < seconds:
         model.fit(first_batches(batches, steps - 1 - timed), epochs=1, verbose=0,
                   shuffle=False, callbacks=[timer])
-        step_times += [b - a for a, b in zip(timer.times[1:], timer.times[2:])]
+        step_times += timer.step_seconds()
     per_step = sum(step_times) / len(step_times) if step_times else 0.0  # one batch: all setup
     setup = traced - started - per_step
     clear_session()
     # Validation passes and epoch ends add about a tenth to training time.
-    return setup, 1.1 * per_step * math.ceil(train_size / hypermodel.batch_size(hp))
+    return setup, 1.1 * per_step * math.ceil(train_size / batch_size)
 
 
 def retrain_epochs(config, train_val_ratio):
