@@ -72,6 +72,18 @@ def test_ensemble_is_the_mean_of_its_members_and_reloads_as_one_file(tmp_path):
     assert average(members[:1], ["only"]) is members[0]
 
 
+def test_ensemble_takes_sequential_models_that_were_never_called():
+    def mlp():
+        return keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Flatten(),
+                                 keras.layers.Dense(3, activation="softmax")])
+
+    members = [mlp(), mlp()]  # like checkpoints keras-tuner loads: built, never called
+    ensemble = average(members, ["a", "b"])
+    x = np.random.default_rng(0).random((4, 8, 8, 1), dtype="float32")
+    expected = (members[0].predict(x, verbose=0) + members[1].predict(x, verbose=0)) / 2
+    np.testing.assert_allclose(ensemble.predict(x, verbose=0), expected, rtol=1e-5, atol=1e-7)
+
+
 def test_image_preprocessing_takes_raw_pixels_of_any_size(tiny_images, tmp_path):
     network = build_vgg((8, 8, 1), 3, blocks=1, filters=4, dense_units=8, dropout=0.5)
     final = with_preprocessing(network, tiny_images)

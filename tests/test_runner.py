@@ -41,8 +41,25 @@ def test_saved_final_model_takes_raw_images_and_matches_the_reported_accuracy(di
     predicted = model.predict(data.x_test, verbose=0).argmax(axis=1)  # uint8, unscaled
     assert np.mean(predicted == data.y_test) == pytest.approx(
         digits_run.results["test_accuracy"])
-    assert digits_run.results["final_model"] == "retrained"
+    assert digits_run.results["final_model"] == "ensemble"
     assert digits_run.results["retrain"]["seeds"] == [0]
+
+
+def test_the_final_model_averages_the_retrained_model_and_the_checkpoint(digits_run):
+    ensemble = digits_run.results["ensemble"]
+    assert ensemble["members"] == "retrained and checkpoint"
+    best = digits_run.results["best_trial_id"]
+    assert ensemble["trial_ids"] == [best]
+    assert ensemble["names"] == [f"trial_{best}", f"trial_{best}_checkpoint"]
+    saved = np.load(digits_run.run_dir / "test_predictions.npz")
+    mean = (saved["retrained_probabilities"] + saved["checkpoint_probabilities"]) / 2
+    np.testing.assert_allclose(saved["final_probabilities"], mean, rtol=1e-4, atol=1e-6)
+    assert not np.allclose(saved["retrained_probabilities"], saved["checkpoint_probabilities"],
+                           atol=1e-3)  # two different models
+    model = keras.models.load_model(digits_run.run_dir / "final_model.keras")
+    members = [layer.name for layer in model.get_layer("ensemble").layers
+               if isinstance(layer, keras.Model)]
+    assert members == ensemble["names"]
 
 
 def test_every_trial_has_scalars_and_hparams(digits_run):
@@ -157,7 +174,7 @@ def test_a_custom_build_function_gets_the_whole_workflow(tmp_path):
         return model
 
     result = tfopt.search("digits", model=mlp, tuner="random", max_trials=2, epochs=3,
-                          out=str(tmp_path / "mine"), verbose=0)
+                          out=str(tmp_path / "mine"), average_checkpoint=False, verbose=0)
     assert result.results["model"] == "mlp"
     assert set(result.best_hyperparameters.values) == {"units", "learning_rate"}
     assert result.results["final_model"] == "retrained"

@@ -98,6 +98,11 @@ def build_parser():
                         help="retrain with K seeds and report mean and spread (default 1)")
     search.add_argument("--ensemble", type=_positive_int, default=1,
                         help="final model averages the K best trials (default 1: no ensemble)")
+    search.add_argument("--average-checkpoint", action=argparse.BooleanOptionalAction,
+                        default=True,
+                        help="final model averages the retrained best trial with its checkpoint "
+                             "(default on: no more training; --no-average-checkpoint keeps one "
+                             "network)")
     search.add_argument("--workers", type=_positive_int, metavar="N",
                         help="run the search as a chief and N workers on this machine "
                              "(keras-tuner's distributed tuning over loopback)")

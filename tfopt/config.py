@@ -34,6 +34,7 @@ class SearchConfig:
     retrain: bool = True
     seeds: int = 1
     ensemble: int = 1
+    average_checkpoint: bool = True
     export: tuple = ()
     text_column: str = None
     label_column: str = None

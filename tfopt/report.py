@@ -194,6 +194,12 @@ def _data_sections(results):
     return sections
 
 
+def ensemble_label(ensemble):
+    """ "retrained of trials 0003, 0007" or "retrained and checkpoint of trial 0003"."""
+    ids = ensemble["trial_ids"]
+    return f"{ensemble['members']} of trial{'s' * (len(ids) > 1)} {', '.join(ids)}"
+
+
 def _candidate_rows(results):
     details = {"checkpoint": (results["checkpoint"]["trained_on"],
                               results["checkpoint"]["epochs"])}
@@ -201,8 +207,7 @@ def _candidate_rows(results):
         details["retrained"] = (results["retrain"]["trained_on"], results["retrain"]["epochs"])
     if results["ensemble"]:
         ensemble = results["ensemble"]
-        details["ensemble"] = (f"{ensemble['members']} trials " + ", ".join(ensemble["trial_ids"]),
-                               ", ".join(map(str, ensemble["epochs"])))
+        details["ensemble"] = (ensemble_label(ensemble), ", ".join(map(str, ensemble["epochs"])))
     rows = []
     for name, scores in results["candidates"].items():
         trained_on, epochs = details[name]

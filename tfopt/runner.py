@@ -47,7 +47,7 @@ def search(task=None, model=None, tuner="hyperband", *, data=None, text_column=N
            label_column=None, image_size=None, skip_bad=False, space=None, class_weights=None,
            objective=None, max_trials=None, epochs=None, out=None, seed=0, data_dir=None,
            strategy="auto", mixed_precision=False, retrain=True, seeds=1, ensemble=1,
-           export=(), init_from=None, budget=None, callbacks=None, plan_only=False, verbose=1,
+           average_checkpoint=True, export=(), init_from=None, budget=None, callbacks=None, plan_only=False, verbose=1,
            chief=False, worker=None, chief_address=None):
     """Tunes a model on a built-in task or on your own data and returns a `SearchResult`.
 
@@ -88,6 +88,9 @@ def search(task=None, model=None, tuner="hyperband", *, data=None, text_column=N
             best trial's epoch count (else the final model is its checkpoint).
         seeds: retrain with this many seeds and report mean and spread.
         ensemble: average the K best trials' (retrained) models into the final model.
+        average_checkpoint: with one retrained model, the final model averages it with
+            the best trial's checkpoint (no more training; better than either alone in
+            our measurements); False keeps the retrained network alone.
         export: extra exports, e.g. ("tflite",) for TensorFlow Lite float32,
             dynamic-range int8 and float16 files.
         init_from: a finished run folder whose trained network is fine-tuned on
@@ -118,7 +121,8 @@ def search(task=None, model=None, tuner="hyperband", *, data=None, text_column=N
     config = SearchConfig(task=task, data=data, model=None if custom else model, tuner=tuner,
                           max_trials=max_trials, epochs=epochs, out=out, seed=seed,
                           data_dir=data_dir, strategy=strategy, mixed_precision=mixed_precision,
-                          retrain=retrain, seeds=seeds, ensemble=ensemble, export=export,
+                          retrain=retrain, seeds=seeds, ensemble=ensemble,
+                          average_checkpoint=average_checkpoint, export=export,
                           text_column=text_column, label_column=label_column,
                           image_size=image_size, skip_bad=skip_bad, class_weights=class_weights,
                           objective=objective, space=space, init_from=init_from,
@@ -236,8 +240,8 @@ def search(task=None, model=None, tuner="hyperband", *, data=None, text_column=N
     retrain = _retrain_within_budget(config, deadline, kt_tuner, verbose)
     final, network, final_summary, probabilities = finalize(
         kt_tuner, hypermodel, data, retrain_best=retrain, seeds=config.seeds,
-        ensemble=config.ensemble, seed=config.seed, log_dir=run_dir / "logs" / "final",
-        verbose=verbose, say=functools.partial(_say, verbose))
+        ensemble=config.ensemble, average_checkpoint=config.average_checkpoint, seed=config.seed,
+        log_dir=run_dir / "logs" / "final", verbose=verbose, say=functools.partial(_say, verbose))
     exports = export_models(final, network, data, run_dir, formats=config.export)
     comparison = None
     if source:
