@@ -32,6 +32,17 @@ def test_search_on_digits_writes_the_run_folder(tmp_path, capsys):
     assert sorted(p.name for p in (out / "logs").iterdir()) == ["0", "1", "final", "summary"]
 
 
+def test_average_checkpoint_is_on_unless_turned_off():
+    from tfopt.cli import build_parser
+    from tfopt.config import SearchConfig
+
+    parser = build_parser()
+    assert parser.parse_args(["search", "--task", "digits"]).average_checkpoint is True
+    assert parser.parse_args(["search", "--task", "digits",
+                              "--no-average-checkpoint"]).average_checkpoint is False
+    assert SearchConfig().average_checkpoint is True
+
+
 def test_tasks_lists_every_task(capsys):
     assert main(["tasks"]) == 0
     listing = capsys.readouterr().out
