@@ -47,8 +47,8 @@ def search(task=None, model=None, tuner="hyperband", *, data=None, text_column=N
            label_column=None, image_size=None, skip_bad=False, space=None, class_weights=None,
            objective=None, max_trials=None, epochs=None, out=None, seed=0, data_dir=None,
            strategy="auto", mixed_precision=False, retrain=True, seeds=1, ensemble=1,
-           average_checkpoint=True, export=(), init_from=None, budget=None, callbacks=None, plan_only=False, verbose=1,
-           chief=False, worker=None, chief_address=None):
+           average_checkpoint=True, export=(), init_from=None, budget=None, callbacks=None,
+           plan_only=False, verbose=1, chief=False, worker=None, chief_address=None):
     """Tunes a model on a built-in task or on your own data and returns a `SearchResult`.
 
     Args:
