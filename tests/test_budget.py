@@ -75,18 +75,6 @@ def test_measured_epochs_replace_the_probes_estimate():
     assert budget.epoch_seconds == pytest.approx((10 + 15) / 2)
 
 
-def test_the_best_trial_is_due_to_continue_once_half_the_budget_is_spent():
-    clock = FakeClock()
-    budget = Budget(100, setup=1, epoch_seconds=1, spent=10, clock=clock)
-    assert not budget.exploit_due()
-    clock.now += 39
-    assert not budget.exploit_due()
-    clock.now += 1  # 10 s loading + 40 s of trials: half of 100
-    assert budget.exploit_due()
-    budget.continued.append(("0003", 2, 9))
-    assert not budget.exploit_due()  # once
-
-
 def test_spent_time_counts_against_the_budget():
     clock = FakeClock()
     budget = Budget(60, setup=0, epoch_seconds=1, spent=15, margin=0, clock=clock)
@@ -174,27 +162,6 @@ def test_a_budget_too_short_for_a_round_trains_the_defaults_and_continues_them(
                for t in trials)
     assert result.results["wall_time_seconds"] < 30 + 15
     assert "budget: continued" in (result.run_dir / "report.md").read_text()
-
-
-def test_past_the_exploit_share_the_best_trial_continues_and_the_brackets_go_on(
-        tmp_path, monkeypatch):
-    from tfopt import budget as budget_module, plan as plan_module
-
-    monkeypatch.setattr(plan_module, "probe", lambda *args, **kwargs: (0.5, 0.1))  # a round fits
-    monkeypatch.setattr(budget_module, "EXPLOIT_AFTER", 0.0)  # due from the first trial on
-    result = tfopt.search("digits", budget="20s", retrain=False, out=str(tmp_path / "r"),
-                          verbose=0)
-    summary = result.results["budget"]
-    assert summary["searched"] is True
-    trials = sorted(result.tuner.oracle.trials.values(), key=lambda t: t.trial_id)
-    first, second = trials[0], trials[1].hyperparameters.values
-    # Hyperband's first trial trains 1 epoch; without the rule the next would be a new one
-    assert first.hyperparameters.values["tuner/epochs"] == 1
-    assert second["tuner/trial_id"] == first.trial_id
-    assert second["tuner/initial_epoch"] == 1 and second["tuner/epochs"] > 3
-    assert summary["continued"][0] == {"trial_id": first.trial_id, "from_epoch": 1,
-                                       "to_epoch": second["tuner/epochs"]}
-    assert len(summary["continued"]) <= 2  # once mid-way, at most once more at the end
 
 
 def test_plan_only_prints_and_returns_the_plan_without_writing(tmp_path, capsys):

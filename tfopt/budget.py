@@ -22,11 +22,6 @@ _UNITS = {"s": 1, "m": 60, "h": 3600}
 # train+validation repeats the best trial's whole training for ~10% more data; under a tight
 # budget those seconds buy more as the search's (Fashion-MNIST on one core: 4-5 epochs in all).
 RETRAIN_SHARE = 0.25
-# Share of the budget after which Hyperband's best trial so far continues while it improves
-# (once), before the brackets go on. Measured on Fashion-MNIST, 20 minutes on one core
-# without it: 15 trials of at most 3-4 epochs, best test accuracy 0.9053, below the
-# defaults trained for 16 epochs under a 5-minute budget (0.9138).
-EXPLOIT_AFTER = 0.5
 
 
 def parse_budget(value):
@@ -86,10 +81,6 @@ class Budget:
 
     def remaining(self):
         return self.deadline - self.clock()
-
-    def exploit_due(self):
-        """Whether `EXPLOIT_AFTER` of the budget is spent and no trial was continued for it yet."""
-        return not self.continued and self.remaining() <= (1 - EXPLOIT_AFTER) * self.seconds
 
     def trial_seconds(self, epochs):
         """Estimated seconds of a trial that trains `epochs` epochs."""

@@ -144,12 +144,9 @@ class _WithinBudget:
     On Hyperband the time left goes to the best trial instead, when it was still
     improving (its best epoch within early stopping's patience of its last): a
     trial continues it from its checkpoint (as Hyperband's own rounds do) for the
-    epochs that fit. That also happens once `tfopt.budget.EXPLOIT_AFTER` of the
-    budget is spent (then the brackets go on, with the time the continuation
-    leaves: short trials alone train too few epochs on large data). When the
-    budget's `explore` is off (too short for one round of brackets), the first
-    trial (the defaults) trains until the deadline, and any trial after it is
-    such a continuation.
+    epochs that fit. When the budget's `explore` is off (too short for one round
+    of brackets), the first trial (the defaults) trains until the deadline, and
+    any trial after it is such a continuation.
     """
 
     budget = None
@@ -173,13 +170,7 @@ class _WithinBudget:
                                              self.budget.epochs_until_deadline())
             return response  # the first trial always runs (cut at the deadline if need be)
         if self.budget.explore and self.budget.fits(epochs):
-            # past `EXPLOIT_AFTER` of the budget, the best trial so far trains on first
-            continued = self._continue_best() if self.budget.exploit_due() else None
-            if not isinstance(continued, dict):
-                return response
-            for name, value in saved.items():  # the brackets' trial waits for a later call
-                setattr(self, name, value)
-            return {"status": kt.engine.trial.TrialStatus.RUNNING, "values": continued}
+            return response
         for name, value in saved.items():
             setattr(self, name, value)
         continued = self._continue_best()
