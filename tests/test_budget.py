@@ -75,6 +75,53 @@ def test_measured_epochs_replace_the_probes_estimate():
     assert budget.epoch_seconds == pytest.approx((10 + 15) / 2)
 
 
+def test_the_retraining_is_estimated_from_the_best_trials_own_epochs():
+    budget = Budget(1200, setup=2, epoch_seconds=50, final_runs=1, train_val_ratio=1.1,
+                    margin=10, clock=FakeClock())
+    budget.record_trial(62, 3, trial_id="a", best_epochs=3, best_trial_id="a")  # 20 s an epoch
+    budget.record_trial(302, 3, trial_id="b", best_epochs=3, best_trial_id="a")  # 100 s an epoch
+    assert budget.epoch_seconds == pytest.approx(60)  # the next, unknown trial: the mean
+    assert budget.best_epoch_seconds() == pytest.approx(20)
+    assert budget.final_seconds() == pytest.approx(2 + 3 * 1.1 * 20)
+    budget.record_trial(152, 5, trial_id="c", best_epochs=4, best_trial_id="c")
+    assert budget.final_seconds() == pytest.approx(2 + 4 * 1.1 * 30)
+
+
+def test_a_continuation_leaves_time_to_retrain_all_its_epochs():
+    clock = FakeClock()
+    budget = Budget(1000, setup=2, epoch_seconds=50, final_runs=1, train_val_ratio=1.0,
+                    margin=10, clock=clock)
+    budget.record_trial(42, 2, trial_id="a", best_epochs=2, best_trial_id="a")  # 20 s an epoch
+    budget.record_trial(302, 3, trial_id="b", best_epochs=2, best_trial_id="a")  # 100 s an epoch
+    clock.now += 700
+    # 300 s left: 2 s setup + 20 s an epoch added, then 2 s + 20 s for each of 2 + added epochs
+    assert budget.epochs_that_fit(continuing=2) == 6  # 2 + 120 + 2 + 160 = 284 <= 300 - 10
+    assert budget.trial_seconds(6) > budget.search_remaining()  # the mean's 60 s: no fit
+    alone = Budget(1000, setup=2, epoch_seconds=20, margin=10, clock=clock)
+    alone.record_trial(42, 2, trial_id="a", best_epochs=2, best_trial_id="a")
+    clock.now += 700
+    assert alone.epochs_that_fit(continuing=2) == 14  # no retraining: (290 - 2) / 20
+    costly = Budget(400, setup=2, epoch_seconds=20, final_runs=1, train_val_ratio=1.0,
+                    margin=10, clock=clock)
+    costly.record_trial(42, 2, trial_id="a", best_epochs=2, best_trial_id="a")
+    # 9 epochs' retraining (182 s) would be over a quarter of 400 s: only 2 epochs' is kept
+    assert costly.epochs_that_fit(continuing=2) == 17  # (400 - 42 - 10 - 2) / 20 = 17.3
+
+
+def test_without_a_search_the_first_trial_leaves_time_to_retrain_it():
+    clock = FakeClock()
+    budget = Budget(300, setup=2, epoch_seconds=20, final_runs=1, train_val_ratio=1.1,
+                    margin=10, explore=False, clock=clock)
+    # (300 - 10 - 2 - 2) / (20 + 1.1 * 20) = 6.8: 6 epochs, then 6.6 epochs' retraining
+    assert budget.first_trial_epochs() == 6 and budget.best_epochs == 6
+    assert budget.keeps_final() and budget.search_remaining() == pytest.approx(300 - 10 - 134)
+    searching = Budget(300, setup=2, epoch_seconds=20, final_runs=1, train_val_ratio=1.1,
+                       margin=10, clock=clock)
+    assert not searching.keeps_final(6)  # 134 s: over a quarter when there is a search
+    no_retrain = Budget(300, setup=2, epoch_seconds=20, margin=10, explore=False, clock=clock)
+    assert no_retrain.first_trial_epochs() == 15  # (300 - 10 - 2) / 20 = 14.4, the last cut
+
+
 def test_spent_time_counts_against_the_budget():
     clock = FakeClock()
     budget = Budget(60, setup=0, epoch_seconds=1, spent=15, margin=0, clock=clock)
@@ -146,10 +193,10 @@ def test_a_budget_too_short_for_a_round_trains_the_defaults_and_continues_them(
     summary = result.results["budget"]
     assert summary["searched"] is False
     trials = sorted(result.tuner.oracle.trials.values(), key=lambda t: t.trial_id)
-    # 30 s less loading, the 5 s margin and a 1 s build, at 10 s an epoch: 3 epochs, the last
-    # one cut at the deadline (were they 10 s)
+    # 30 s less loading, the 5 s margin and two 1 s builds, at 10 s an epoch plus 11 s an
+    # epoch's retraining (validation adds a tenth): 1 epoch, with time to retrain it
     first = trials[0].hyperparameters.values
-    assert len(trials) >= 2 and first["tuner/epochs"] == 3
+    assert len(trials) >= 2 and first["tuner/epochs"] == 1
     # an epoch really takes well under a second, so the time left continues the defaults
     continued, peak = trials[1].hyperparameters.values, best_epochs(trials[0])
     assert continued["tuner/trial_id"] == trials[0].trial_id
@@ -161,6 +208,8 @@ def test_a_budget_too_short_for_a_round_trains_the_defaults_and_continues_them(
     assert all(tuned_values(t.hyperparameters) == tuned_values(trials[0].hyperparameters)
                for t in trials)
     assert result.results["wall_time_seconds"] < 30 + 15
+    # the continuation left time to retrain: the final model averages it with the checkpoint
+    assert summary["retrain_skipped"] is False and result.results["final_model"] == "ensemble"
     assert "budget: continued" in (result.run_dir / "report.md").read_text()
 
 

@@ -62,11 +62,20 @@ def test_describe_states_the_budget_rule():
                          "left over continues the best trial while it improves; time to retrain "
                          "the best trial is kept aside.")
     short = describe("hyperband", 6, 11, setup=2.0, epoch_seconds=100.0, budget=300, repeat=True,
-                     explore=False, retrain_skipped=True)
+                     explore=False)
     assert short.endswith("Budget 5 min: too short for one round, so the default configuration "
-                          "trains instead, until the deadline; no retraining (it would take more than 25% of the "
-                          "budget): the final model is the best trial's checkpoint.")
-    random = describe("random", 5, 10, setup=2.0, epoch_seconds=2.0, budget=300)
+                          "trains instead, then retrains on train+validation for as many "
+                          "epochs, both within the budget.")
+    alone = describe("hyperband", 6, 11, setup=2.0, epoch_seconds=100.0, budget=300, repeat=True,
+                     explore=False, retrain=False)
+    assert alone.endswith("trains instead, until the deadline.")
+    costly = describe("hyperband", 6, 11, setup=2.0, epoch_seconds=100.0, budget=600,
+                      repeat=True)
+    assert costly.endswith("; retraining would take more than 25% of the budget by the probe, "
+                           "so no time is kept for it unless the best trial turns out faster (it "
+                           "retrains if the search leaves time; otherwise the final model is the "
+                           "best trial's checkpoint).")
+    random = describe("random", 5, 10, setup=2.0, epoch_seconds=2.0, budget=300, retrain=False)
     assert random.endswith("no trial is started that would not end in time.")
     repeated = describe("hyperband", 6, 11, setup=2.0, epoch_seconds=20.0, budget=300,
                         repeat=True)

@@ -130,13 +130,14 @@ def epochs_for_budget(config, setup, epoch_seconds, train_val_ratio):
 
 
 def describe(tuner_kind, trials, epochs, setup, epoch_seconds, *, retrain_epochs=0,
-             budget=None, repeat=False, explore=True, retrain_skipped=False):
+             budget=None, repeat=False, explore=True, retrain=True):
     """One paragraph a person can check the search against.
 
     Under a `budget`: `repeat` when Hyperband's brackets go round until it is
     spent; `explore=False` when one round does not fit (the defaults train
-    instead); `retrain_skipped` when retraining would take more than
-    `tfopt.budget.RETRAIN_SHARE` of it."""
+    instead, then retrain); `retrain` is whether the best trial retrains at all
+    (`retrain_epochs` 0 with it: more than `tfopt.budget.RETRAIN_SHARE` of the
+    budget by the probe, so no time is kept for it at first)."""
     search_seconds = trials * setup + epochs * epoch_seconds
     final_seconds = retrain_epochs * epoch_seconds
     scope = "one round of its brackets:" if repeat else "up to"
@@ -152,18 +153,20 @@ def describe(tuner_kind, trials, epochs, setup, epoch_seconds, *, retrain_epochs
         return text
     text += f" Budget {_minutes(budget)}: "
     if not explore:
-        text += ("too short for one round, so the default configuration trains instead, "
-                 "until the deadline")
-    else:
-        text += (("the brackets repeat until it is spent; " if repeat else "")
-                 + "no trial is started that would not end in time"
-                 + ("; time left over continues the best trial while it improves"
-                    if tuner_kind == "hyperband" else ""))
+        return text + ("too short for one round, so the default configuration trains instead, "
+                       + ("then retrains on train+validation for as many epochs, both within "
+                          "the budget." if retrain else "until the deadline."))
+    text += (("the brackets repeat until it is spent; " if repeat else "")
+             + "no trial is started that would not end in time"
+             + ("; time left over continues the best trial while it improves"
+                if tuner_kind == "hyperband" else ""))
     if retrain_epochs:
         text += "; time to retrain the best trial is kept aside."
-    elif retrain_skipped:
-        text += (f"; no retraining (it would take more than {RETRAIN_SHARE:.0%} of the budget): "
-                 "the final model is the best trial's checkpoint.")
+    elif retrain:
+        text += (f"; retraining would take more than {RETRAIN_SHARE:.0%} of the budget by the "
+                 "probe, so no time is kept for it unless the best trial turns out faster "
+                 "(it retrains if the search leaves time; otherwise the final model is the "
+                 "best trial's checkpoint).")
     else:
         text += "."
     return text

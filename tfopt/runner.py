@@ -9,7 +9,7 @@ import keras
 
 from tfopt import finetune
 from tfopt import plan as plan_module
-from tfopt.budget import RETRAIN_SHARE, Budget, format_seconds
+from tfopt.budget import Budget, format_seconds
 from tfopt.callbacks import DeadlineCallback, StepClock, trial_callbacks
 from tfopt.config import SearchConfig
 from tfopt.data.profile import describe_settings, infer_settings
@@ -182,14 +182,14 @@ def search(task=None, model=None, tuner="hyperband", *, data=None, text_column=N
                                             max_trials=config.max_trials, epochs=config.epochs,
                                             hyperparameters=space, hypermodel=hypermodel),
                                 config.epochs)
-    retrain_epochs = plan_module.kept_retrain_epochs(config, train_val_ratio, epoch_seconds)
     # Too short for one round of Hyperband's smallest schedule: no search, the defaults train.
     explore = not (repeat and not epochs_given and plan_module.estimated_seconds(
         trials, total_epochs, setup, epoch_seconds) > config.budget - (time.time() - started))
+    retrain_epochs = plan_module.kept_retrain_epochs(config, train_val_ratio, epoch_seconds) \
+        if explore else 0
     plan_text = plan_module.describe(
         config.tuner, trials, total_epochs, setup, epoch_seconds, retrain_epochs=retrain_epochs,
-        budget=config.budget, repeat=repeat, explore=explore,
-        retrain_skipped=config.retrain and not retrain_epochs)
+        budget=config.budget, repeat=repeat, explore=explore, retrain=config.retrain)
     _say(verbose, plan_text)
     first_trial = setup + (1 if config.tuner == "hyperband" else config.epochs) * epoch_seconds
     if config.budget and first_trial > config.budget - (time.time() - started):
@@ -212,7 +212,7 @@ def search(task=None, model=None, tuner="hyperband", *, data=None, text_column=N
     if config.budget:
         deadline = Budget(config.budget, spent=time.time() - started, setup=setup,
                           epoch_seconds=epoch_seconds, train_val_ratio=train_val_ratio,
-                          final_runs=(config.seeds + config.ensemble - 1) * bool(retrain_epochs),
+                          final_runs=(config.seeds + config.ensemble - 1) * config.retrain,
                           explore=explore)
     extra = [clock] + ([DeadlineCallback(deadline)] if deadline else []) + list(callbacks or [])
     with distributed.role(chief, worker, chief_address) if distributed else \
@@ -282,7 +282,7 @@ def _retrain_within_budget(config, budget, tuner, verbose):
             _say(verbose, f"[tfopt] budget: the search ended with {format_seconds(left)} left; "
                           f"retraining (about {format_seconds(needed)}) fits in it")
         return True
-    why = "" if kept else (f" (more than {RETRAIN_SHARE:.0%} of the "
+    why = "" if kept else (f" (more than {budget.retrain_share():.0%} of the "
                            f"{format_seconds(budget.seconds)} budget, so no time was kept for it)")
     _say(verbose, f"[tfopt] budget: no retraining: it would take about {format_seconds(needed)}"
                   f"{why}, {format_seconds(max(0.0, left))} are left; the final model is the "

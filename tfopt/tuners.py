@@ -71,8 +71,9 @@ class _Progress:
         budget = getattr(self.oracle, "budget", None)
         if budget is not None:
             best = self.oracle.get_best_trials(1)
-            budget.record_trial(seconds, self._epochs_run,
-                                best_epochs=best_epochs(best[0]) if best else None)
+            budget.record_trial(seconds, self._epochs_run, trial_id=trial.trial_id,
+                                best_epochs=best_epochs(best[0]) if best else None,
+                                best_trial_id=best[0].trial_id if best else None)
         ended = self.oracle.get_trial(trial.trial_id)  # a worker's copy has no score: the chief's
         score = f"failed ({trial.message})" if ended.score is None else f"{ended.score:.4f}"
         best = self.oracle.get_best_trials(1)
@@ -144,9 +145,11 @@ class _WithinBudget:
     On Hyperband the time left goes to the best trial instead, when it was still
     improving (its best epoch within early stopping's patience of its last): a
     trial continues it from its checkpoint (as Hyperband's own rounds do) for the
-    epochs that fit. When the budget's `explore` is off (too short for one round
-    of brackets), the first trial (the defaults) trains until the deadline, and
-    any trial after it is such a continuation.
+    epochs that fit (less the retraining's growing share, when kept aside).
+    When the budget's `explore` is off (too short for one round of brackets),
+    the first trial (the defaults) trains for the epochs that leave time to
+    retrain them (until the deadline without retraining), and any trial after it
+    is such a continuation.
     """
 
     budget = None
@@ -165,9 +168,9 @@ class _WithinBudget:
             values.get("tuner/initial_epoch", 0)
         if response["status"] != "RUNNING" or not self.trials:
             if "tuner/epochs" in values and not self.budget.explore:
-                # no search: the defaults train until the deadline (no second build and trace)
+                # no search: the defaults train for the time the budget leaves them
                 values["tuner/epochs"] = max(values["tuner/epochs"],
-                                             self.budget.epochs_until_deadline())
+                                             self.budget.first_trial_epochs())
             return response  # the first trial always runs (cut at the deadline if need be)
         if self.budget.explore and self.budget.fits(epochs):
             return response
@@ -202,7 +205,7 @@ class _WithinBudget:
         if trained is None or trained - peak >= PATIENCE:
             return (f"the best trial ({best.trial_id}) peaked at epoch {peak} of {trained}: "
                     "more epochs would not help it")
-        extra = self.budget.epochs_that_fit()
+        extra = self.budget.epochs_that_fit(continuing=peak)
         if extra < 1:
             return (f"not half an epoch more of the best trial ({best.trial_id}) fits in the "
                     f"{format_seconds(max(0.0, self.budget.search_remaining()))} left")
