@@ -104,8 +104,14 @@ def test_a_continuation_leaves_time_to_retrain_all_its_epochs():
     costly = Budget(400, setup=2, epoch_seconds=20, final_runs=1, train_val_ratio=1.0,
                     margin=10, clock=clock)
     costly.record_trial(42, 2, trial_id="a", best_epochs=2, best_trial_id="a")
-    # 9 epochs' retraining (182 s) would be over a quarter of 400 s: only 2 epochs' is kept
-    assert costly.epochs_that_fit(continuing=2) == 17  # (400 - 42 - 10 - 2) / 20 = 17.3
+    # 9 epochs' retraining (182 s) would be over a quarter of 400 s: 4 epochs' (82 s) is not
+    assert costly.epochs_that_fit(continuing=2) == 2
+    assert costly.keeps_final(4) and not costly.keeps_final(5)
+    over = Budget(400, setup=2, epoch_seconds=20, final_runs=1, train_val_ratio=1.0,
+                  margin=10, clock=clock)
+    over.record_trial(102, 5, trial_id="a", best_epochs=5, best_trial_id="a")
+    # its retraining (102 s) is over the share already: none is kept, the trial takes the rest
+    assert over.epochs_that_fit(continuing=5) == 19  # (400 - 10 - 2) / 20 = 19.4
 
 
 def test_without_a_search_the_first_trial_leaves_time_to_retrain_it():
@@ -120,6 +126,18 @@ def test_without_a_search_the_first_trial_leaves_time_to_retrain_it():
     assert not searching.keeps_final(6)  # 134 s: over a quarter when there is a search
     no_retrain = Budget(300, setup=2, epoch_seconds=20, margin=10, explore=False, clock=clock)
     assert no_retrain.first_trial_epochs() == 15  # (300 - 10 - 2) / 20 = 14.4, the last cut
+
+
+def test_the_best_trial_is_due_to_continue_once_half_the_budget_is_spent():
+    clock = FakeClock()
+    budget = Budget(100, setup=1, epoch_seconds=1, spent=10, clock=clock)
+    assert not budget.exploit_due()
+    clock.now += 39
+    assert not budget.exploit_due()
+    clock.now += 1  # 10 s loading + 40 s of trials: half of 100
+    assert budget.exploit_due()
+    budget.continued.append(("0003", 2, 9))
+    assert not budget.exploit_due()  # once
 
 
 def test_spent_time_counts_against_the_budget():
@@ -211,6 +229,27 @@ def test_a_budget_too_short_for_a_round_trains_the_defaults_and_continues_them(
     # the continuation left time to retrain: the final model averages it with the checkpoint
     assert summary["retrain_skipped"] is False and result.results["final_model"] == "ensemble"
     assert "budget: continued" in (result.run_dir / "report.md").read_text()
+
+
+def test_past_the_exploit_share_the_best_trial_continues_and_the_brackets_go_on(
+        tmp_path, monkeypatch):
+    from tfopt import budget as budget_module, plan as plan_module
+
+    monkeypatch.setattr(plan_module, "probe", lambda *args, **kwargs: (0.5, 0.1))  # a round fits
+    monkeypatch.setattr(budget_module, "EXPLOIT_AFTER", 0.0)  # due from the first trial on
+    result = tfopt.search("digits", budget="20s", retrain=False, out=str(tmp_path / "r"),
+                          verbose=0)
+    summary = result.results["budget"]
+    assert summary["searched"] is True
+    trials = sorted(result.tuner.oracle.trials.values(), key=lambda t: t.trial_id)
+    first, second = trials[0], trials[1].hyperparameters.values
+    # Hyperband's first trial trains 1 epoch; without the rule the next would be a new one
+    assert first.hyperparameters.values["tuner/epochs"] == 1
+    assert second["tuner/trial_id"] == first.trial_id
+    assert second["tuner/initial_epoch"] == 1 and second["tuner/epochs"] > 3
+    assert summary["continued"][0] == {"trial_id": first.trial_id, "from_epoch": 1,
+                                       "to_epoch": second["tuner/epochs"]}
+    assert len(summary["continued"]) <= 2  # once mid-way, at most once more at the end
 
 
 def test_plan_only_prints_and_returns_the_plan_without_writing(tmp_path, capsys):

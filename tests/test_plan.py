@@ -58,9 +58,10 @@ def test_retrain_epochs_count_every_retrain_on_the_bigger_split():
 def test_describe_states_the_budget_rule():
     text = describe("hyperband", 13, 21, setup=2.0, epoch_seconds=20.0, retrain_epochs=10,
                     budget=600)
-    assert text.endswith("Budget 10 min: no trial is started that would not end in time; time "
-                         "left over continues the best trial while it improves; time to retrain "
-                         "the best trial is kept aside.")
+    assert text.endswith("Budget 10 min: no trial is started that would not end in time; from "
+                         "half the budget on, and with the time left over, the best trial "
+                         "continues while it improves; time to retrain the best trial is kept "
+                         "aside.")
     short = describe("hyperband", 6, 11, setup=2.0, epoch_seconds=100.0, budget=300, repeat=True,
                      explore=False)
     assert short.endswith("Budget 5 min: too short for one round, so the default configuration "

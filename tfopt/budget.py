@@ -27,6 +27,10 @@ RETRAIN_SHARE = 0.25
 # one core: two 7-epoch models averaged, 0.914-0.918 test accuracy in four pairs; one model for
 # 5 minutes, ended by early stopping at epoch 10, best at 7: 0.910).
 RETRAIN_SHARE_NO_SEARCH = 0.5
+# Share of the budget after which Hyperband's best trial so far continues while it improves
+# (once), before the brackets go on. Measured on Fashion-MNIST, 20 minutes on one core
+# without it: 10 trials of at most 3 epochs, test accuracy 0.9073 (the averaged final model).
+EXPLOIT_AFTER = 0.5
 
 
 def parse_budget(value):
@@ -91,6 +95,10 @@ class Budget:
     def remaining(self):
         return self.deadline - self.clock()
 
+    def exploit_due(self):
+        """Whether `EXPLOIT_AFTER` of the budget is spent and no trial was continued for it yet."""
+        return not self.continued and self.remaining() <= (1 - EXPLOIT_AFTER) * self.seconds
+
     def trial_seconds(self, epochs):
         """Estimated seconds of a trial that trains `epochs` epochs."""
         return self.setup + epochs * self.epoch_seconds
@@ -132,15 +140,21 @@ class Budget:
 
         `continuing`: the best trial's epochs, for a trial that continues it. Its epochs
         then take the best trial's own time, and the retraining kept aside grows by each
-        epoch it adds (while it stays within its share)."""
+        epoch it adds, up to the epochs whose retraining stays within its share (when not
+        even one more does, the retraining is not kept aside)."""
         if continuing is None:
             epochs = (self.search_remaining() - self.setup) / self.epoch_seconds
         else:
             epochs = (self.search_remaining() - self.setup) / self.best_epoch_seconds()
             grown = self._epochs_with_final(continuing, self.best_epoch_seconds())
-            if self.final_runs and self.keeps_final(continuing + max(1, int(grown))):
-                epochs = grown
+            if self.final_runs and self.keeps_final(continuing + 1):
+                epochs = min(grown, self._most_retrained_epochs() - continuing)
         return int(epochs) if epochs >= 1 else int(epochs >= partial)
+
+    def _most_retrained_epochs(self):
+        """Most epochs of a best trial whose retraining stays within its share of the budget."""
+        per_epoch = self.final_runs * self.train_val_ratio * self.best_epoch_seconds()
+        return (self.retrain_share() * self.seconds - self.final_runs * self.setup) / per_epoch
 
     def epochs_until_deadline(self):
         """Epochs of one more trial (its setup included) that reach the deadline, the last one

@@ -158,7 +158,8 @@ def describe(tuner_kind, trials, epochs, setup, epoch_seconds, *, retrain_epochs
                           "the budget." if retrain else "until the deadline."))
     text += (("the brackets repeat until it is spent; " if repeat else "")
              + "no trial is started that would not end in time"
-             + ("; time left over continues the best trial while it improves"
+             + ("; from half the budget on, and with the time left over, the best trial "
+                "continues while it improves"
                 if tuner_kind == "hyperband" else ""))
     if retrain_epochs:
         text += "; time to retrain the best trial is kept aside."

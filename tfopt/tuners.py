@@ -146,6 +146,9 @@ class _WithinBudget:
     improving (its best epoch within early stopping's patience of its last): a
     trial continues it from its checkpoint (as Hyperband's own rounds do) for the
     epochs that fit (less the retraining's growing share, when kept aside).
+    That also happens once `tfopt.budget.EXPLOIT_AFTER` of the budget is spent
+    (then the brackets go on, with the time the continuation leaves: short
+    trials alone train too few epochs on large data).
     When the budget's `explore` is off (too short for one round of brackets),
     the first trial (the defaults) trains for the epochs that leave time to
     retrain them (until the deadline without retraining), and any trial after it
@@ -173,7 +176,13 @@ class _WithinBudget:
                                              self.budget.first_trial_epochs())
             return response  # the first trial always runs (cut at the deadline if need be)
         if self.budget.explore and self.budget.fits(epochs):
-            return response
+            # past `EXPLOIT_AFTER` of the budget, the best trial so far trains on first
+            continued = self._continue_best() if self.budget.exploit_due() else None
+            if not isinstance(continued, dict):
+                return response
+            for name, value in saved.items():  # the brackets' trial waits for a later call
+                setattr(self, name, value)
+            return {"status": kt.engine.trial.TrialStatus.RUNNING, "values": continued}
         for name, value in saved.items():
             setattr(self, name, value)
         continued = self._continue_best()
