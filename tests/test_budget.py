@@ -128,6 +128,20 @@ def test_without_a_search_the_first_trial_leaves_time_to_retrain_it():
     assert no_retrain.first_trial_epochs() == 15  # (300 - 10 - 2) / 20 = 14.4, the last cut
 
 
+def test_time_kept_for_a_retraining_that_no_longer_fits_goes_back_to_trials():
+    clock = FakeClock()
+    budget = Budget(60, setup=1, epoch_seconds=5, final_runs=1, train_val_ratio=1.0, margin=5,
+                    explore=False, clock=clock)
+    budget.record_trial(11, 2, trial_id="a", best_epochs=2, best_trial_id="a")  # 11 s kept
+    clock.now += 30
+    assert budget.keeps_final() and budget.search_remaining() == pytest.approx(30 - 11 - 5)
+    # the continuation's epochs took longer: retraining 2 + 3 epochs at 8 s no longer fits
+    budget.record_trial(25, 3, trial_id="b", best_epochs=5, best_trial_id="b")
+    assert budget.final_seconds() == pytest.approx(41) and not budget.keeps_final()
+    assert budget.search_remaining() == pytest.approx(25) and budget.epochs_that_fit(
+        continuing=5) == 3  # (30 - 5 - 1) / 8
+
+
 def test_the_best_trial_is_due_to_continue_once_half_the_budget_is_spent():
     clock = FakeClock()
     budget = Budget(100, setup=1, epoch_seconds=1, spent=10, clock=clock)

@@ -125,8 +125,9 @@ class Budget:
     def keeps_final(self, epochs=None):
         """Whether time for the final retraining is kept aside: it takes at most
         `retrain_share()` of the budget (for a best trial of `epochs`; default the best so
-        far)."""
-        return self.final_seconds(epochs) <= self.retrain_share() * self.seconds
+        far), and it still fits in the time left (otherwise that time goes to trials)."""
+        needed = self.final_seconds(epochs)
+        return needed <= min(self.retrain_share() * self.seconds, self.remaining() - self.margin)
 
     def search_remaining(self):
         """Seconds left for trials: the time left less the final stage's share (when kept
