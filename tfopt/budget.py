@@ -29,7 +29,8 @@ RETRAIN_SHARE = 0.25
 RETRAIN_SHARE_NO_SEARCH = 0.5
 # Share of the budget after which Hyperband's best trial so far continues while it improves
 # (once), before the brackets go on. Measured on Fashion-MNIST, 20 minutes on one core
-# without it: 10 trials of at most 3 epochs, test accuracy 0.9073 (the averaged final model).
+# without it: 10 trials of at most 3 epochs, test accuracy 0.9073 (the averaged final model);
+# with it: the defaults continued from epoch 3 to 12 (best at 5), 0.9158.
 EXPLOIT_AFTER = 0.5
 
 
