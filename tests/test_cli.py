@@ -181,3 +181,22 @@ def test_plan_prints_the_plan_and_writes_nothing(tmp_path, capsys):
     assert "[tfopt] plan: hyperband, one round of its brackets:" in printed
     assert "Budget 2 min" in printed and "trial 1" not in printed
     assert not out.exists()
+
+
+def test_a_budget_counts_from_the_command_lines_start_imports_included(monkeypatch, capsys):
+    import time
+
+    from tfopt import runner
+
+    real_search, seen = runner.search, {}
+
+    def search(**kwargs):
+        seen["started"] = kwargs["_started"]
+        # as if TensorFlow's import had taken 29 of the 30 s
+        return real_search(**{**kwargs, "_started": kwargs["_started"] - 29})
+
+    monkeypatch.setattr(runner, "search", search)
+    before = time.time()
+    assert main(["search", "--task", "digits", "--plan", "--budget", "30s"]) == 0
+    assert before <= seen["started"] <= time.time()
+    assert "budget: 30 s is shorter than one trial" in capsys.readouterr().out

@@ -32,6 +32,18 @@ RETRAIN_SHARE_NO_SEARCH = 0.5
 # without it: 10 trials of at most 3 epochs, test accuracy 0.9073 (the averaged final model);
 # with it: the defaults continued from epoch 3 to 12 (best at 5), 0.9158.
 EXPLOIT_AFTER = 0.5
+# Shortest seconds an epoch is taken to last (the estimates divide by it).
+MIN_EPOCH_SECONDS = 0.01
+# The final stage besides retraining: predicting the test split with each candidate and the
+# final model, the exports (each reloaded and checked there) and the report. Measured on 2
+# cores, from the search's last trial to the end: digits 4.1 s (with a retraining), mr 5.4 s
+# and Fashion-MNIST 8.9 s (without). Estimated as FINAL_FIXED_SECONDS plus one model's build
+# plus (4 + retrainings) passes over the test split, a pass at INFERENCE_SHARE of a training
+# epoch's time an example: 4.5, 5.7 and 9.6 s for those three runs.
+FINAL_FIXED_SECONDS = 2.0
+INFERENCE_SHARE = 1 / 3
+# Share of the budget (at most MAX_NOISE_SECONDS) kept on top of that for noise.
+NOISE_SHARE, MAX_NOISE_SECONDS = 0.03, 30.0
 
 
 def parse_budget(value):
@@ -72,26 +84,39 @@ class Budget:
     by 10x and more. `spent` seconds of the budget are gone
     already (loading the data, the probe). `final_runs` retrainings on train+validation
     (`train_val_ratio` times an epoch of the training split) are set aside for
-    the final model; `margin` seconds (default 5% of the budget, 5 to 60 s) for
-    evaluation, export and the report.
+    the final model; `margin` seconds for evaluation (`test_ratio`: the test
+    split's size over the training split's), export and the report (default:
+    estimated as the search goes, see `margin`).
     """
 
     def __init__(self, seconds, *, setup, epoch_seconds, spent=0.0, final_runs=0,
-                 train_val_ratio=1.0, margin=None, explore=True, clock=time.monotonic):
+                 train_val_ratio=1.0, test_ratio=0.0, margin=None, explore=True,
+                 clock=time.monotonic):
         self.seconds = float(seconds)
         self.clock = clock
         self.deadline = clock() + self.seconds - spent
         self.setup = float(setup)
-        self.epoch_seconds = float(epoch_seconds)
+        self.epoch_seconds = max(MIN_EPOCH_SECONDS, float(epoch_seconds))
         self.final_runs = final_runs
         self.train_val_ratio = train_val_ratio
-        self.margin = min(60.0, max(5.0, 0.05 * self.seconds)) if margin is None else margin
+        self.test_ratio = test_ratio
+        self._margin = margin
         self.best_epochs = 0
         self.stopped = None  # why no more trials were launched, once that happened
         self.continued = []  # (trial id, from epoch, to epoch) of each continuation of the best
         self.explore = explore  # False: too short to search; the first trial is continued instead
         self._epoch_times = {}  # trial id (or order) -> its seconds an epoch
         self._best_trial_id = None
+
+    @property
+    def margin(self):
+        """Seconds kept for the final stage besides retraining (as given, or estimated from
+        the best trial's seconds an epoch; see `FINAL_FIXED_SECONDS`), plus noise."""
+        if self._margin is not None:
+            return self._margin
+        test_pass = self.test_ratio * INFERENCE_SHARE * self.best_epoch_seconds()
+        final = FINAL_FIXED_SECONDS + self.setup + (4 + self.final_runs) * test_pass
+        return final + min(MAX_NOISE_SECONDS, NOISE_SHARE * self.seconds)
 
     def remaining(self):
         return self.deadline - self.clock()
@@ -200,7 +225,10 @@ class Budget:
         trial's epochs (and id)."""
         if epochs_run:
             key = len(self._epoch_times) if trial_id is None else trial_id
-            self._epoch_times[key] = max(0.0, seconds - self.setup) / epochs_run
+            # The probe's setup can exceed a small model's whole trial: setup then counts
+            # for at most half of the trial, so an epoch never looks free.
+            training = max(seconds - self.setup, 0.5 * seconds, MIN_EPOCH_SECONDS * epochs_run)
+            self._epoch_times[key] = training / epochs_run
             self.epoch_seconds = sum(self._epoch_times.values()) / len(self._epoch_times)
         if best_epochs is not None:
             self.best_epochs = best_epochs

@@ -3,6 +3,7 @@
 import argparse
 import os
 import sys
+import time
 
 from tfopt.errors import InputError, SearchError
 from tfopt.export import EXPORTS
@@ -198,8 +199,8 @@ def _run_space(args):
 def _run_search(args):
     roles = {key: getattr(args, key) for key in ("chief", "worker", "chief_address")}
     settings = {key: value for key, value in vars(args).items()
-                if key not in ("command", "run", "set", "export", "plan_only", "argv", "workers",
-                               "gpus_per_trial", *roles)}
+                if key not in ("command", "run", "set", "export", "plan_only", "argv", "started",
+                               "workers", "gpus_per_trial", *roles)}
     settings["export"] = tuple(args.export)
     if args.set:
         from tfopt.space import load_space_file, parse_set
@@ -221,15 +222,17 @@ def _run_search(args):
     from tfopt.runner import search
 
     search(**settings, **roles, plan_only=args.plan_only,
-           verbose=1 if sys.stdout.isatty() else 2)
+           verbose=1 if sys.stdout.isatty() else 2, _started=args.started)
     return 0
 
 
 def main(argv=None):
     """Runs the command line; returns the exit code."""
+    started = time.time()  # a budget counts from here, TensorFlow's import included
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow loads
     try:
         args = build_parser().parse_args(argv)
+        args.started = started
         args.argv = list(sys.argv[1:] if argv is None else argv)
         args.argv.remove(args.command)  # what follows `tfopt search`, for --workers' processes
     except SystemExit as exit:  # argparse has printed its one line (or --help)
