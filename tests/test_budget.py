@@ -141,6 +141,31 @@ def test_a_continuation_leaves_time_to_retrain_all_its_epochs():
     assert over.epochs_that_fit(continuing=5) == 19  # (400 - 10 - 2) / 20 = 19.4
 
 
+def test_a_running_continuation_keeps_the_retraining_of_all_its_planned_epochs():
+    clock = FakeClock()
+    budget = Budget(1000, setup=2, epoch_seconds=20, final_runs=1, train_val_ratio=1.0,
+                    margin=10, clock=clock)
+    budget.record_trial(42, 2, trial_id="a", best_epochs=2, best_trial_id="a")
+    clock.now += 700
+    budget.continue_best("a", 2, 2 + budget.epochs_that_fit(continuing=2))
+    assert budget.continued == [("a", 2, 8)]
+    # while it runs, the deadline keeps 2 s + 8 epochs' retraining (162 s), not 2 epochs' 42 s
+    assert budget.final_seconds() == pytest.approx(162)
+    assert budget.search_remaining() == pytest.approx(300 - 162 - 10)
+    clock.now += 128  # its epochs ran slower than 20 s: the deadline ends it here
+    callback = DeadlineCallback(budget)
+    callback.set_model(keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)]))
+    callback.model.stop_training = False
+    callback.on_train_batch_end(0)
+    assert callback.model.stop_training
+    # a retraining past the quarter share is not kept for the continuation: nothing changes
+    tight = Budget(400, setup=2, epoch_seconds=20, final_runs=1, train_val_ratio=1.0,
+                   margin=10, clock=clock)
+    tight.record_trial(42, 2, trial_id="a", best_epochs=2, best_trial_id="a")
+    tight.continue_best("a", 2, 9)
+    assert tight.best_epochs == 2 and tight.final_seconds() == pytest.approx(42)
+
+
 def test_without_a_search_the_first_trial_leaves_time_to_retrain_it():
     clock = FakeClock()
     budget = Budget(300, setup=2, epoch_seconds=20, final_runs=1, train_val_ratio=1.1,
@@ -244,16 +269,18 @@ def test_a_budget_too_short_for_a_round_trains_the_defaults_and_continues_them(
         tmp_path, monkeypatch, capsys):
     from tfopt import plan as plan_module
 
-    # The probe says 10 s an epoch: one round of Hyperband's brackets (about 2 min) cannot fit.
-    monkeypatch.setattr(plan_module, "probe", lambda *args, **kwargs: (1.0, 10.0))
-    result = tfopt.search("digits", budget="30s", out=str(tmp_path / "r"), verbose=1)
+    # The probe says 3 s to build (as a trial's setup takes here) and 20 s an epoch: one round
+    # of Hyperband's brackets (about 4 min) cannot fit.
+    monkeypatch.setattr(plan_module, "probe", lambda *args, **kwargs: (3.0, 20.0))
+    result = tfopt.search("digits", budget="60s", out=str(tmp_path / "r"), verbose=1)
     out = capsys.readouterr().out
     assert "too short for one round, so the default configuration trains instead" in out
     summary = result.results["budget"]
     assert summary["searched"] is False
     trials = sorted(result.tuner.oracle.trials.values(), key=lambda t: t.trial_id)
-    # 30 s less loading, the 5 s margin and two 1 s builds, at 10 s an epoch plus 11 s an
-    # epoch's retraining (validation adds a tenth): 1 epoch, with time to retrain it
+    # 60 s less loading, the margin (3 s + a build + 5 test passes at a third of an epoch's
+    # time an example, about 15 s, then 1.8 s for noise) and two 3 s builds, at 20 s an epoch
+    # plus 22 s an epoch's retraining (validation adds a tenth): 1 epoch, with time to retrain
     first = trials[0].hyperparameters.values
     assert len(trials) >= 2 and first["tuner/epochs"] == 1
     # an epoch really takes well under a second, so the time left continues the defaults
@@ -266,7 +293,7 @@ def test_a_budget_too_short_for_a_round_trains_the_defaults_and_continues_them(
     # no exploration: every trial trains the defaults
     assert all(tuned_values(t.hyperparameters) == tuned_values(trials[0].hyperparameters)
                for t in trials)
-    assert result.results["wall_time_seconds"] < 30 + 15
+    assert result.results["wall_time_seconds"] < 60 + 15
     # the continuation left time to retrain: the final model averages it with the checkpoint
     assert summary["retrain_skipped"] is False and result.results["final_model"] == "ensemble"
     assert "budget: continued" in (result.run_dir / "report.md").read_text()

@@ -179,6 +179,15 @@ class Budget:
                 epochs = min(grown, self._most_retrained_epochs() - continuing)
         return int(epochs) if epochs >= 1 else int(epochs >= partial)
 
+    def continue_best(self, trial_id, from_epoch, to_epoch):
+        """Records a continuation of the best trial (`trial_id`) to `to_epoch`, and keeps the
+        retraining of all its epochs aside while it runs (when that is kept at all): so the
+        deadline ends the continuation, should it run slower than estimated, in time to retrain
+        the epochs it reached."""
+        self.continued.append((trial_id, from_epoch, to_epoch))
+        if self.final_runs and self.keeps_final(to_epoch):
+            self.best_epochs = to_epoch
+
     def _most_retrained_epochs(self):
         """Most epochs of a best trial whose retraining stays within its share of the budget."""
         per_epoch = self.final_runs * self.train_val_ratio * self.best_epoch_seconds()

@@ -289,8 +289,9 @@ def _retrain_within_budget(config, budget, tuner, verbose):
             _say(verbose, f"[tfopt] budget: the search ended with {format_seconds(left)} left; "
                           f"retraining (about {format_seconds(needed)}) fits in it")
         return True
-    why = "" if kept else (f" (more than {budget.retrain_share():.0%} of the "
-                           f"{format_seconds(budget.seconds)} budget, so no time was kept for it)")
+    over_share = needed > budget.retrain_share() * budget.seconds
+    why = (f" (more than {budget.retrain_share():.0%} of the {format_seconds(budget.seconds)} "
+           "budget, so no time was kept for it)") if over_share else ""
     _say(verbose, f"[tfopt] budget: no retraining: it would take about {format_seconds(needed)}"
                   f"{why}, {format_seconds(max(0.0, left))} are left; the final model is the "
                   "best trial's checkpoint")

@@ -221,7 +221,7 @@ class _WithinBudget:
         values = dict(best.hyperparameters.values)
         values.update({"tuner/trial_id": best.trial_id, "tuner/initial_epoch": peak,
                        "tuner/epochs": peak + extra})
-        self.budget.continued.append((best.trial_id, peak, peak + extra))
+        self.budget.continue_best(best.trial_id, peak, peak + extra)
         return values
 
 
