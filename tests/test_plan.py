@@ -36,6 +36,43 @@ def test_probe_trains_the_rest_of_its_steps_only_while_they_are_quick(tiny_image
         assert setup > 0 and epoch_seconds > 0
 
 
+def test_probe_times_a_large_batch_on_smaller_ones_and_scales_to_its_own(tiny_images,
+                                                                       monkeypatch):
+    import keras_tuner as kt
+
+    from tfopt import plan
+
+    train = to_dataset(tiny_images.x_train[:160], tiny_images.y_train[:160], "image")
+    timed = []
+    batched = plan.batched
+    monkeypatch.setattr(plan, "batched", lambda data, size: timed.append(size) or
+                        batched(data, size))
+    monkeypatch.setattr(plan._StepTimer, "step_seconds", lambda self: [0.1, 0.1, 0.1])
+    hypermodel = VGGHyperModel(tiny_images.input_shape, tiny_images.num_classes)
+    hp = kt.HyperParameters()
+    hp.Fixed("batch_size", 64)
+    for batch, timed_batch in ((8, 8), (None, 64), (128, 64)):
+        timed.clear()
+        _, epoch_seconds = plan._time_one(hypermodel, hp, train, 160, 4, 0.0, batch=batch)
+        assert timed == [timed_batch]
+        # 0.1 s a step of `timed_batch`, so 0.1 * 64 / timed_batch s a batch of 64; 3 batches
+        assert epoch_seconds == pytest.approx(1.1 * 0.1 * 64 / timed_batch * 3)
+
+
+def test_the_probe_caps_the_timed_batch_on_cpu_only(tiny_images, monkeypatch):
+    from tfopt import plan
+
+    seen = []
+    monkeypatch.setattr(plan, "_time_one", lambda *args, batch, **kwargs:
+                        seen.append(batch) or (1.0, 2.0))
+    hypermodel = VGGHyperModel(tiny_images.input_shape, tiny_images.num_classes)
+    train = to_dataset(tiny_images.x_train, tiny_images.y_train, "image")
+    assert probe(hypermodel, train, 192, samples=1) == (1.0, 2.0)
+    monkeypatch.setattr(plan, "gpu_count", lambda: 1)
+    probe(hypermodel, train, 192, samples=1)
+    assert seen == [plan.CPU_PROBE_BATCH] * 2 + [None] * 2
+
+
 def test_describe_states_trials_epochs_and_time():
     text = describe("hyperband", 13, 21, setup=2.0, epoch_seconds=20.0)
     assert text.startswith("[tfopt] plan: hyperband, up to 13 trials, 21 epochs in all")
