@@ -94,9 +94,6 @@ def test_a_trials_step_seconds_split_it_into_setup_and_epochs():
     budget.record_trial(seconds=12, epochs_run=1, step_seconds=10, trial_id="0001")
     assert budget.setup == pytest.approx((3 + 1) / 2)
     assert budget.trial_seconds(3) == pytest.approx(2 + 3 * 11)
-    # the median: the first trial's first-time tracing does not hold the estimate up
-    budget.record_trial(seconds=12.5, epochs_run=1, step_seconds=10, trial_id="0002")
-    assert budget.setup == pytest.approx(1.5)
     # digits: a trial of 2 s with 0.2 s in its steps is mostly setup, not its epochs
     digits = Budget(30, setup=2.4, epoch_seconds=0.3, clock=FakeClock())
     digits.record_trial(seconds=2.0, epochs_run=2, step_seconds=0.2)

@@ -13,7 +13,6 @@ final model is the best trial's checkpoint)."""
 
 import math
 import re
-import statistics
 import time
 
 from tfopt.errors import InputError
@@ -82,9 +81,8 @@ class Budget:
     """Deadline bookkeeping for one search.
 
     `setup` and `epoch_seconds` start from the plan's timing probe and are
-    updated from each finished trial, for the next trial, whose model is not
-    known yet (`epoch_seconds`: their mean; `setup`: their median, as the first
-    trial also pays for first-time imports and tracing). The final retraining is estimated
+    updated from each finished trial (their means, for the next trial, whose
+    model is not known yet). The final retraining is estimated
     from the best trial's own seconds an epoch: sampled models differ in size
     by 10x and more. `spent` seconds of the budget are gone
     already (loading the data, the probe). `final_runs` retrainings on train+validation
@@ -248,7 +246,7 @@ class Budget:
             if step_seconds is not None:
                 training = min(seconds, (1 + VALIDATION_SHARE) * step_seconds)
                 self._setups[key] = seconds - training
-                self.setup = statistics.median(self._setups.values())
+                self.setup = sum(self._setups.values()) / len(self._setups)
             else:
                 # The probe's setup can exceed a small model's whole trial: setup then
                 # counts for at most half of the trial, so an epoch never looks free.
