@@ -86,23 +86,6 @@ def test_a_trial_shorter_than_the_probes_setup_still_costs_time_an_epoch():
     assert budget.epoch_seconds == pytest.approx((0.5 + 0.01) / 2)
 
 
-def test_a_trials_step_seconds_split_it_into_setup_and_epochs():
-    budget = Budget(600, setup=2.4, epoch_seconds=5, clock=FakeClock())
-    # 20 s inside training steps, plus a tenth for validation: 22 s of epochs, 3 s of setup
-    budget.record_trial(seconds=25, epochs_run=2, step_seconds=20, trial_id="0000")
-    assert budget.setup == pytest.approx(3) and budget.epoch_seconds == pytest.approx(11)
-    budget.record_trial(seconds=12, epochs_run=1, step_seconds=10, trial_id="0001")
-    assert budget.setup == pytest.approx((3 + 1) / 2)
-    assert budget.trial_seconds(3) == pytest.approx(2 + 3 * 11)
-    # digits: a trial of 2 s with 0.2 s in its steps is mostly setup, not its epochs
-    digits = Budget(30, setup=2.4, epoch_seconds=0.3, clock=FakeClock())
-    digits.record_trial(seconds=2.0, epochs_run=2, step_seconds=0.2)
-    assert digits.epoch_seconds == pytest.approx(0.11) and digits.setup == pytest.approx(1.78)
-    # steps can not take longer than the trial itself
-    digits.record_trial(seconds=1.0, epochs_run=1, step_seconds=1.0)
-    assert digits._setups[1] == 0 and digits._epoch_times[1] == pytest.approx(1.0)
-
-
 def test_the_margin_grows_with_the_final_stages_test_passes_and_builds():
     # Fashion-MNIST: 10,000 test images over 54,000 training ones, 21 s an epoch, no
     # retraining: 3 s, a 2.4 s build and 4 test passes of 21 * 10/54 / 3 s, plus 3% of 180 s

@@ -34,8 +34,6 @@ RETRAIN_SHARE_NO_SEARCH = 0.5
 EXPLOIT_AFTER = 0.5
 # Shortest seconds an epoch is taken to last (the estimates divide by it).
 MIN_EPOCH_SECONDS = 0.01
-# Validation passes and epoch ends add about a tenth to the time inside training steps.
-VALIDATION_SHARE = 0.1
 # The final stage besides retraining: predicting the test split with each candidate and the
 # final model, the exports (each reloaded and checked there) and the report. Measured on 2
 # cores, from the search's last trial to the end: digits 4.1 s (with a retraining), mr 5.4 s
@@ -81,8 +79,8 @@ class Budget:
     """Deadline bookkeeping for one search.
 
     `setup` and `epoch_seconds` start from the plan's timing probe and are
-    updated from each finished trial (their means, for the next trial, whose
-    model is not known yet). The final retraining is estimated
+    updated from each finished trial (`epoch_seconds`: their mean, for the next
+    trial, whose model is not known yet). The final retraining is estimated
     from the best trial's own seconds an epoch: sampled models differ in size
     by 10x and more. `spent` seconds of the budget are gone
     already (loading the data, the probe). `final_runs` retrainings on train+validation
@@ -109,7 +107,6 @@ class Budget:
         self.continued = []  # (trial id, from epoch, to epoch) of each continuation of the best
         self.explore = explore  # False: too short to search; the first trial is continued instead
         self._epoch_times = {}  # trial id (or order) -> its seconds an epoch
-        self._setups = {}  # trial id (or order) -> its seconds outside its epochs
         self._best_trial_id = None
 
     @property
@@ -233,25 +230,14 @@ class Budget:
         return False
 
     def record_trial(self, seconds, epochs_run, best_epochs=None, trial_id=None,
-                     best_trial_id=None, step_seconds=None):
-        """Updates the estimates from a finished trial (`trial_id`) of `seconds`, and the
-        best trial's epochs (and id).
-
-        With `step_seconds` (the trial's seconds inside training steps, from
-        `tfopt.callbacks.StepClock`) its epochs took those plus `VALIDATION_SHARE`, and the
-        rest was its setup (build, tracing, data, checkpoints); without, its setup is taken
-        to be the probe's."""
+                     best_trial_id=None):
+        """Updates the per-epoch estimates from a finished trial (`trial_id`), and the best
+        trial's epochs (and id)."""
         if epochs_run:
             key = len(self._epoch_times) if trial_id is None else trial_id
-            if step_seconds is not None:
-                training = min(seconds, (1 + VALIDATION_SHARE) * step_seconds)
-                self._setups[key] = seconds - training
-                self.setup = sum(self._setups.values()) / len(self._setups)
-            else:
-                # The probe's setup can exceed a small model's whole trial: setup then
-                # counts for at most half of the trial, so an epoch never looks free.
-                training = max(seconds - self.setup, 0.5 * seconds)
-            training = max(training, MIN_EPOCH_SECONDS * epochs_run)
+            # The probe's setup can exceed a small model's whole trial: setup then counts
+            # for at most half of the trial, so an epoch never looks free.
+            training = max(seconds - self.setup, 0.5 * seconds, MIN_EPOCH_SECONDS * epochs_run)
             self._epoch_times[key] = training / epochs_run
             self.epoch_seconds = sum(self._epoch_times.values()) / len(self._epoch_times)
         if best_epochs is not None:

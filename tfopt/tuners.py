@@ -72,7 +72,6 @@ class _Progress:
         if budget is not None:
             best = self.oracle.get_best_trials(1)
             budget.record_trial(seconds, self._epochs_run, trial_id=trial.trial_id,
-                                step_seconds=self.step_clock and self.step_clock.total,
                                 best_epochs=best_epochs(best[0]) if best else None,
                                 best_trial_id=best[0].trial_id if best else None)
         ended = self.oracle.get_trial(trial.trial_id)  # a worker's copy has no score: the chief's
