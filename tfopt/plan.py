@@ -14,7 +14,7 @@ from tfopt.distribute import build_training_state, clear_session, gpu_count
 # On CPU the probe times a configuration at this batch size when its own is larger, and scales
 # its time an example to its own batch. Measured on Fashion-MNIST, one core (2-core AMD EPYC):
 # the 3-block, batch-256 samples took 296 and 288 s an epoch by batch 32 against 307 and 304 s
-# by their own, and 3.9 s of probing each instead of 12.7 s (the default, batch 64: 30.3
+# by their own, and 3.8-4.0 s of probing each instead of 12.3-12.7 s (the default, batch 64: 30.3
 # against 29.7 s). On a GPU a small batch costs far more an example, so it times its own there.
 CPU_PROBE_BATCH = 32
 
