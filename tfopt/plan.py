@@ -34,18 +34,17 @@ class _StepTimer(keras.callbacks.Callback):
 
 
 def probe(hypermodel, train, train_size, *, samples=3, steps=12, seed=0, space=None,
-          seconds=0.5, batch=None):
+          seconds=0.5):
     """Times the default model and `samples` sampled ones: mean (seconds to build and
     compile, seconds per epoch) of a trial's model.
 
     Each trains the first batch (which carries the tracing) and 3 timed ones, then, if
     those took under `seconds`, the rest of `steps` (`_time_one`). Sampled models are the
     search's typical trial: bigger or smaller than the default, with other batch sizes.
-    `space` holds the user's ranges (`tfopt.space.apply_space`), if any. `batch`: the
-    largest batch timed (default `CPU_PROBE_BATCH` on CPU, none on a GPU).
+    `space` holds the user's ranges (`tfopt.space.apply_space`), if any. On CPU each is
+    timed on batches of at most `CPU_PROBE_BATCH`; on a GPU on its own batch size.
     """
-    if batch is None and not gpu_count():
-        batch = CPU_PROBE_BATCH
+    batch = None if gpu_count() else CPU_PROBE_BATCH
     timings = [_time_one(hypermodel, hp, train, train_size, steps, seconds, batch=batch)
                for hp in _probe_configurations(hypermodel, samples, seed, space)]
     setups, epochs = zip(*timings)
