@@ -138,3 +138,13 @@ def test_tf_data_keeps_uint8_examples_and_scales_each_batch():
     np.testing.assert_allclose(next(iter(batched(floats, 10)))[0].numpy(), x / 255.0, rtol=1e-6)
     tokens = next(iter(batched(to_dataset(np.array([[3, 4]], "int32"), np.array([1]), "text"), 1)))
     assert tokens[0].numpy().tolist() == [[3, 4]]
+
+
+def test_tf_data_batches_scale_images_without_autotuning():
+    x, y = _images()
+    batches = batched(to_dataset(x, y, "image"), 4, shuffle=True, seed=0)
+    # Autotuning's model thread made each fit's end wait for it (up to 9 s on one core).
+    assert batches.options().autotune.enabled is False
+    features, labels = next(iter(batches))
+    assert features.dtype == "float32" and len(labels) == 4
+    np.testing.assert_allclose(features.numpy(), x[labels.numpy()] / 255.0, rtol=1e-6)
