@@ -75,6 +75,38 @@ def test_measured_epochs_replace_the_probes_estimate():
     assert budget.epoch_seconds == pytest.approx((10 + 15) / 2)
 
 
+def test_each_next_trial_is_estimated_by_its_own_models_cost():
+    # Fashion-MNIST on one core, as the probe timed them: the defaults (0.5 M multiply-adds an
+    # example) 12.9 s an epoch, a 3-block model (29.7 M) 136 s
+    costs = {"small": 0.5e6, "large": 29.7e6, "middle": 18.7e6}
+    budget = Budget(1200, setup=1, epoch_seconds=74, clock=FakeClock(),
+                    timings=[(0.5e6, 12.9), (29.7e6, 136.0)], cost=lambda v: costs[v["model"]])
+    assert budget.model_epoch_seconds({"model": "small"}) == pytest.approx(12.9, rel=1e-3)
+    assert budget.model_epoch_seconds({"model": "large"}) == pytest.approx(136.0, rel=1e-3)
+    # on the line through both: 12.9 + (18.7 - 0.5) / (29.7 - 0.5) * (136 - 12.9)
+    assert budget.model_epoch_seconds({"model": "middle"}) == pytest.approx(89.6, abs=0.1)
+    assert budget.model_epoch_seconds() == 74  # no model given: the mean
+    assert budget.trial_seconds(3, {"model": "large"}) == pytest.approx(1 + 3 * 136, rel=1e-3)
+    # a trial that continues another takes that one's measured time an epoch
+    budget.record_trial(seconds=101, epochs_run=2, trial_id="0001", values={"model": "middle"})
+    assert budget.model_epoch_seconds({"model": "middle", "tuner/trial_id": "0001"}) == 50
+    # and each measured trial joins the fit (the middle model turned out cheaper)
+    assert budget.model_epoch_seconds({"model": "middle"}) < 89.6
+
+
+def test_a_costly_model_does_not_fit_where_a_cheap_one_does():
+    budget = Budget(300, setup=1, epoch_seconds=74, margin=10, clock=FakeClock(),
+                    timings=[(0.5e6, 12.9), (29.7e6, 136.0)], cost=lambda v: v["cost"])
+    assert budget.fits(3, {"cost": 0.5e6}) and budget.stopped is None
+    assert not budget.fits(3, {"cost": 29.7e6})
+    assert budget.stopped.startswith("the next trial (3 epochs, about 6.8 min)")
+    assert budget.fits(3, {"cost": 1e6}) and budget.stopped is None  # a later draw that fits
+    # one known cost cannot tell the slope: the mean of the trials (74 s) stands in
+    flat = Budget(300, setup=1, epoch_seconds=74, margin=10, clock=FakeClock(),
+                  timings=[(0.5e6, 12.9)], cost=lambda v: v["cost"])
+    assert flat.model_epoch_seconds({"cost": 29.7e6}) == 74
+
+
 def test_a_trial_shorter_than_the_probes_setup_still_costs_time_an_epoch():
     # digits: the probe's 2.4 s build is more than a whole small trial takes
     budget = Budget(30, setup=2.4, epoch_seconds=0.3, margin=5, clock=FakeClock())
@@ -255,7 +287,7 @@ def test_a_budget_repeats_hyperband_brackets_and_picks_max_epochs(tmp_path, caps
     from tfopt import plan as plan_module
 
     # As the probe measures on an idle machine (1 s to build, 0.2 s an epoch): a round fits.
-    monkeypatch.setattr(plan_module, "probe", lambda *args, **kwargs: (1.0, 0.2))
+    monkeypatch.setattr(plan_module, "probe", lambda *args, **kwargs: (1.0, 0.2, []))
     result = tfopt.search("digits", budget="30s", retrain=False, out=str(tmp_path / "r"),
                           verbose=1)
     out = capsys.readouterr().out
@@ -271,7 +303,7 @@ def test_a_budget_too_short_for_a_round_trains_the_defaults_and_continues_them(
 
     # The probe says 3 s to build (as a trial's setup takes here) and 20 s an epoch: one round
     # of Hyperband's brackets (about 4 min) cannot fit.
-    monkeypatch.setattr(plan_module, "probe", lambda *args, **kwargs: (3.0, 20.0))
+    monkeypatch.setattr(plan_module, "probe", lambda *args, **kwargs: (3.0, 20.0, []))
     result = tfopt.search("digits", budget="60s", out=str(tmp_path / "r"), verbose=1)
     out = capsys.readouterr().out
     assert "too short for one round, so the default configuration trains instead" in out
@@ -303,7 +335,7 @@ def test_past_the_exploit_share_the_best_trial_continues_and_the_brackets_go_on(
         tmp_path, monkeypatch):
     from tfopt import budget as budget_module, plan as plan_module
 
-    monkeypatch.setattr(plan_module, "probe", lambda *args, **kwargs: (0.5, 0.1))  # a round fits
+    monkeypatch.setattr(plan_module, "probe", lambda *args, **kwargs: (0.5, 0.1, []))  # a round fits
     monkeypatch.setattr(budget_module, "EXPLOIT_AFTER", 0.0)  # due from the first trial on
     result = tfopt.search("digits", budget="20s", retrain=False, out=str(tmp_path / "r"),
                           verbose=0)

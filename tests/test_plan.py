@@ -6,6 +6,8 @@ import pytest
 
 from tfopt.data.pipeline import to_dataset
 from tfopt.hypermodels import VGGHyperModel
+from tfopt.model_cost import multiply_adds
+from tfopt.models import build_vgg
 from tfopt.plan import describe, probe
 
 
@@ -13,9 +15,12 @@ def test_probe_times_default_and_sampled_models_even_on_one_batch(tiny_images):
     hypermodel = VGGHyperModel(tiny_images.input_shape, tiny_images.num_classes)
     for size in (50, 192):  # one batch of 128, then two
         train = to_dataset(tiny_images.x_train[:size], tiny_images.y_train[:size], "image")
-        setup, epoch_seconds = probe(hypermodel, train, size)
+        setup, epoch_seconds, timings = probe(hypermodel, train, size)
         assert setup > 0 and math.isfinite(setup)
         assert epoch_seconds >= 0 and math.isfinite(epoch_seconds)
+        assert len(timings) == 4  # the default and 3 samples
+        assert timings[0][0] == multiply_adds(build_vgg((8, 8, 1), 3))  # the defaults' cost
+        assert epoch_seconds == pytest.approx(sum(epoch for _, epoch in timings) / 4)
 
 
 def test_probe_trains_the_rest_of_its_steps_only_while_they_are_quick(tiny_images):
@@ -31,7 +36,7 @@ def test_probe_trains_the_rest_of_its_steps_only_while_they_are_quick(tiny_image
         built = []
         build = hypermodel.build
         hypermodel.build = lambda hp: built.append(build(hp)) or built[-1]
-        setup, epoch_seconds = _time_one(hypermodel, hp, train, 160, 10, seconds)
+        setup, epoch_seconds, _ = _time_one(hypermodel, hp, train, 160, 10, seconds)
         assert int(built[0].optimizer.iterations.numpy()) == batches
         assert setup > 0 and epoch_seconds > 0
 
@@ -53,7 +58,7 @@ def test_probe_times_a_large_batch_on_smaller_ones_and_scales_to_its_own(tiny_im
     hp.Fixed("batch_size", 64)
     for batch, timed_batch in ((8, 8), (None, 64), (128, 64)):
         timed.clear()
-        _, epoch_seconds = plan._time_one(hypermodel, hp, train, 160, 4, 0.0, batch=batch)
+        _, epoch_seconds, _ = plan._time_one(hypermodel, hp, train, 160, 4, 0.0, batch=batch)
         assert timed == [timed_batch]
         # 0.1 s a step of `timed_batch`, so 0.1 * 64 / timed_batch s a batch of 64; 3 batches
         assert epoch_seconds == pytest.approx(1.1 * 0.1 * 64 / timed_batch * 3)
@@ -64,10 +69,10 @@ def test_the_probe_caps_the_timed_batch_on_cpu_only(tiny_images, monkeypatch):
 
     seen = []
     monkeypatch.setattr(plan, "_time_one", lambda *args, batch, **kwargs:
-                        seen.append(batch) or (1.0, 2.0))
+                        seen.append(batch) or (1.0, 2.0, 100))
     hypermodel = VGGHyperModel(tiny_images.input_shape, tiny_images.num_classes)
     train = to_dataset(tiny_images.x_train, tiny_images.y_train, "image")
-    assert probe(hypermodel, train, 192, samples=1) == (1.0, 2.0)
+    assert probe(hypermodel, train, 192, samples=1) == (1.0, 2.0, [(100, 2.0)] * 2)
     monkeypatch.setattr(plan, "gpu_count", lambda: 1)
     probe(hypermodel, train, 192, samples=1)
     assert seen == [plan.CPU_PROBE_BATCH] * 2 + [None] * 2

@@ -73,3 +73,26 @@ def test_unknown_tuner_is_rejected(tmp_path):
     with pytest.raises(InputError, match="Known tuners: hyperband, random, bayesian, grid"):
         make_tuner("genetic", VGGHyperModel((8, 8, 1), 3), objective="val_accuracy",
                    directory=tmp_path)
+
+
+@pytest.mark.parametrize("kind", ["hyperband", "random"])
+def test_a_drawn_model_that_would_not_fit_gives_way_to_another(kind, tiny_images, tmp_path):
+    from tfopt.budget import Budget
+
+    # By its cost (1 or 2 units), a 16-filter model takes 10,000 s an epoch; the others 0.1 s.
+    budget = Budget(600, setup=0.1, epoch_seconds=0.1, margin=0, timings=[(1, 0.1), (2, 1e4)],
+                    cost=lambda values: 2 if values.get("filters") == 16 else 1)
+    turned_down, fits = [], budget.fits
+    budget.fits = lambda epochs, values: fits(epochs, values) or turned_down.append(values)
+    tuner = make_tuner(kind, VGGHyperModel(tiny_images.input_shape, tiny_images.num_classes),
+                       objective="val_accuracy", directory=tmp_path, max_trials=5, epochs=3,
+                       seed=1, budget=budget)
+    tuner.search(to_dataset(tiny_images.x_train, tiny_images.y_train, "image"),
+                 validation_data=to_dataset(tiny_images.x_val, tiny_images.y_val, "image"),
+                 epochs=3, callbacks=trial_callbacks(tmp_path / "logs"), verbose=0)
+    trials = tuner.oracle.trials.values()
+    filters = [t.hyperparameters.values["filters"] for t in trials]
+    assert len(filters) == 5 and 16 not in filters
+    # it turned down 16-filter draws only, and the search went on past them
+    assert turned_down and all(values["filters"] == 16 for values in turned_down)
+    assert budget.stopped is None

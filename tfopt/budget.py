@@ -16,6 +16,7 @@ import re
 import time
 
 from tfopt.errors import InputError
+from tfopt.model_cost import epoch_seconds_by_cost
 
 _UNITS = {"s": 1, "m": 60, "h": 3600}
 # Largest share of the budget the final retraining may take. Retraining from scratch on
@@ -79,20 +80,24 @@ class Budget:
     """Deadline bookkeeping for one search.
 
     `setup` and `epoch_seconds` start from the plan's timing probe and are
-    updated from each finished trial (`epoch_seconds`: their mean, for the next
-    trial, whose model is not known yet). The final retraining is estimated
-    from the best trial's own seconds an epoch: sampled models differ in size
-    by 10x and more. `spent` seconds of the budget are gone
-    already (loading the data, the probe). `final_runs` retrainings on train+validation
-    (`train_val_ratio` times an epoch of the training split) are set aside for
-    the final model; `margin` seconds for evaluation (`test_ratio`: the test
-    split's size over the training split's), export and the report (default:
-    estimated as the search goes, see `margin`).
+    updated from each finished trial (`epoch_seconds`: their mean). With `cost`
+    (hyperparameter values -> the model's multiply-adds an example, see
+    `tfopt.model_cost`) and `timings` (the probe's (multiply-adds, seconds an
+    epoch)), a next trial's epochs are estimated from its own model: seconds an
+    epoch interpolated by cost between the models timed so far (sampled models
+    differ in compute by 50x and more). A trial that continues another is estimated
+    by that one's seconds an epoch, the final retraining by the best trial's.
+    `spent` seconds of the budget are gone already (loading the data, the
+    probe). `final_runs` retrainings on train+validation (`train_val_ratio`
+    times an epoch of the training split) are set aside for the final model;
+    `margin` seconds for evaluation (`test_ratio`: the test split's size over
+    the training split's), export and the report (default: estimated as the
+    search goes, see `margin`).
     """
 
     def __init__(self, seconds, *, setup, epoch_seconds, spent=0.0, final_runs=0,
                  train_val_ratio=1.0, test_ratio=0.0, margin=None, explore=True,
-                 clock=time.monotonic):
+                 cost=None, timings=(), clock=time.monotonic):
         self.seconds = float(seconds)
         self.clock = clock
         self.deadline = clock() + self.seconds - spent
@@ -108,6 +113,9 @@ class Budget:
         self.explore = explore  # False: too short to search; the first trial is continued instead
         self._epoch_times = {}  # trial id (or order) -> its seconds an epoch
         self._best_trial_id = None
+        self._cost = cost
+        self._costs = {}  # hyperparameter values (as a sorted tuple) -> multiply-adds
+        self._timed = {f"probe {i}": timing for i, timing in enumerate(timings)}
 
     @property
     def margin(self):
@@ -126,9 +134,33 @@ class Budget:
         """Whether `EXPLOIT_AFTER` of the budget is spent and no trial was continued for it yet."""
         return not self.continued and self.remaining() <= (1 - EXPLOIT_AFTER) * self.seconds
 
-    def trial_seconds(self, epochs):
-        """Estimated seconds of a trial that trains `epochs` epochs."""
-        return self.setup + epochs * self.epoch_seconds
+    def trial_seconds(self, epochs, values=None):
+        """Estimated seconds of a trial that trains `epochs` epochs (of the model of
+        hyperparameter `values`, when given)."""
+        return self.setup + epochs * self.model_epoch_seconds(values)
+
+    def model_epoch_seconds(self, values=None):
+        """Estimated seconds an epoch of the model of hyperparameter `values`: the trial it
+        continues, if any, took; else by its cost from the models timed so far (see
+        `tfopt.model_cost.epoch_seconds_by_cost`); else the mean of the trials so far."""
+        values = values or {}
+        if values.get("tuner/trial_id") in self._epoch_times:
+            return self._epoch_times[values["tuner/trial_id"]]
+        cost = self.model_cost(values) if values else None
+        fitted = epoch_seconds_by_cost(self._timed.values()) if cost is not None else None
+        if fitted is None:
+            return self.epoch_seconds
+        return max(MIN_EPOCH_SECONDS, fitted(cost))
+
+    def model_cost(self, values):
+        """Multiply-adds an example of the model of hyperparameter `values` (None without a
+        `cost` function, or when it cannot tell)."""
+        if self._cost is None:
+            return None
+        key = tuple(sorted((k, repr(v)) for k, v in values.items() if not k.startswith("tuner/")))
+        if key not in self._costs:
+            self._costs[key] = self._cost(values)
+        return self._costs[key]
 
     def final_seconds(self, epochs=None, runs=None):
         """Estimated seconds of the final retraining (`runs` of them; default `final_runs`)
@@ -217,22 +249,25 @@ class Budget:
         fixed = self.setup + runs * (self.setup + epochs_so_far * ratio * epoch_seconds)
         return (self.remaining() - self.margin - fixed) / (epoch_seconds * (1 + runs * ratio))
 
-    def fits(self, epochs):
-        """True when a trial of `epochs` epochs, then the final stage, ends before the deadline;
-        otherwise records why in `stopped`."""
-        if self.trial_seconds(epochs) <= self.search_remaining():
+    def fits(self, epochs, values=None):
+        """True when a trial of `epochs` epochs (of the model of hyperparameter `values`, when
+        given), then the final stage, ends before the deadline; otherwise records why in
+        `stopped`."""
+        seconds = self.trial_seconds(epochs, values)
+        if seconds <= self.search_remaining():
+            self.stopped = None
             return True
         self.stopped = (f"the next trial ({epochs} epoch{'s' * (epochs != 1)}, about "
-                        f"{format_seconds(self.trial_seconds(epochs))}) would not fit in the "
+                        f"{format_seconds(seconds)}) would not fit in the "
                         f"{format_seconds(max(0.0, self.search_remaining()))} left for trials "
                         f"of the "
                         f"{format_seconds(self.seconds)} budget")
         return False
 
     def record_trial(self, seconds, epochs_run, best_epochs=None, trial_id=None,
-                     best_trial_id=None):
-        """Updates the per-epoch estimates from a finished trial (`trial_id`), and the best
-        trial's epochs (and id)."""
+                     best_trial_id=None, values=None):
+        """Updates the per-epoch estimates from a finished trial (`trial_id`, of
+        hyperparameter `values`), and the best trial's epochs (and id)."""
         if epochs_run:
             key = len(self._epoch_times) if trial_id is None else trial_id
             # The probe's setup can exceed a small model's whole trial: setup then counts
@@ -240,6 +275,9 @@ class Budget:
             training = max(seconds - self.setup, 0.5 * seconds, MIN_EPOCH_SECONDS * epochs_run)
             self._epoch_times[key] = training / epochs_run
             self.epoch_seconds = sum(self._epoch_times.values()) / len(self._epoch_times)
+            cost = self.model_cost(values) if values else None
+            if cost is not None:
+                self._timed[key] = (cost, self._epoch_times[key])
         if best_epochs is not None:
             self.best_epochs = best_epochs
             self._best_trial_id = best_trial_id

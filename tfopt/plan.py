@@ -3,6 +3,7 @@
 import dataclasses
 import math
 import time
+import typing
 
 import keras
 import keras_tuner as kt
@@ -10,6 +11,7 @@ import keras_tuner as kt
 from tfopt.budget import RETRAIN_SHARE
 from tfopt.data.pipeline import batched, first_batches
 from tfopt.distribute import build_training_state, clear_session, gpu_count
+from tfopt.model_cost import multiply_adds
 
 # On CPU the probe times a configuration at this batch size when its own is larger, and scales
 # its time an example to its own batch. Measured on Fashion-MNIST, one core (2-core AMD EPYC):
@@ -17,6 +19,12 @@ from tfopt.distribute import build_training_state, clear_session, gpu_count
 # by their own, and 3.8-4.0 s of probing each instead of 12.3-12.7 s (the default, batch 64: 30.3
 # against 29.7 s). On a GPU a small batch costs far more an example, so it times its own there.
 CPU_PROBE_BATCH = 32
+
+
+class Probe(typing.NamedTuple):
+    setup: float  # mean seconds to build, compile and trace a model
+    epoch_seconds: float  # mean seconds an epoch
+    timings: list  # (multiply-adds an example, seconds an epoch) of each model timed
 
 
 class _StepTimer(keras.callbacks.Callback):
@@ -35,8 +43,9 @@ class _StepTimer(keras.callbacks.Callback):
 
 def probe(hypermodel, train, train_size, *, samples=3, steps=12, seed=0, space=None,
           seconds=0.5):
-    """Times the default model and `samples` sampled ones: mean (seconds to build and
-    compile, seconds per epoch) of a trial's model.
+    """Times the default model and `samples` sampled ones: a `Probe` with the mean seconds to
+    build and compile and seconds per epoch of a trial's model, and each model's
+    (multiply-adds an example, seconds an epoch) (`tfopt.model_cost`).
 
     Each trains the first batch (which carries the tracing) and 3 timed ones, then, if
     those took under `seconds`, the rest of `steps` (`_time_one`). Sampled models are the
@@ -47,8 +56,9 @@ def probe(hypermodel, train, train_size, *, samples=3, steps=12, seed=0, space=N
     batch = None if gpu_count() else CPU_PROBE_BATCH
     timings = [_time_one(hypermodel, hp, train, train_size, steps, seconds, batch=batch)
                for hp in _probe_configurations(hypermodel, samples, seed, space)]
-    setups, epochs = zip(*timings)
-    return sum(setups) / len(setups), sum(epochs) / len(epochs)
+    setups, epochs, costs = zip(*timings)
+    return Probe(sum(setups) / len(setups), sum(epochs) / len(epochs),
+                 [(cost, epoch) for cost, epoch in zip(costs, epochs)])
 
 
 def _probe_configurations(hypermodel, samples, seed, space=None):
@@ -68,7 +78,8 @@ def _probe_configurations(hypermodel, samples, seed, space=None):
 
 
 def _time_one(hypermodel, hp, train, train_size, steps, seconds, timed=3, batch=None):
-    """(seconds to build, compile and trace, seconds an epoch) of one configuration.
+    """(seconds to build, compile and trace, seconds an epoch, multiply-adds an example) of one
+    configuration.
 
     Timed on batches of at most `batch` examples (None: its own batch size), its time an
     example scaled to its own batch size.
@@ -95,10 +106,11 @@ def _time_one(hypermodel, hp, train, train_size, steps, seconds, timed=3, batch=
         step_times += timer.step_seconds()
     per_step = sum(step_times) / len(step_times) if step_times else 0.0  # one batch: all setup
     setup = traced - started - per_step
+    cost = multiply_adds(model)
     clear_session()
     # Validation passes and epoch ends add about a tenth to training time.
     own_step = per_step * batch_size / timed_batch
-    return setup, 1.1 * own_step * math.ceil(train_size / batch_size)
+    return setup, 1.1 * own_step * math.ceil(train_size / batch_size), cost
 
 
 def retrain_epochs(config, train_val_ratio):

@@ -20,6 +20,7 @@ from tfopt.errors import InputError
 from tfopt.export import check_exports, export_models
 from tfopt.final import finalize
 from tfopt.hypermodels import base_space, custom_name, make_hypermodel
+from tfopt.model_cost import configuration_cost
 from tfopt.multi_worker import replica_out, writes_results
 from tfopt.report import build_report
 from tfopt.results import save_results
@@ -173,8 +174,8 @@ def search(task=None, model=None, tuner="hyperband", *, data=None, text_column=N
                                               source, verbose)
     # The probe's time is the search's: a search times the default model and one sample,
     # `--plan` (which only prints the plan) three samples.
-    setup, epoch_seconds = plan_module.probe(hypermodel, train, len(data.y_train), space=space,
-                                             samples=3 if plan_only else 1)
+    setup, epoch_seconds, timings = plan_module.probe(hypermodel, train, len(data.y_train),
+                                                      space=space, samples=3 if plan_only else 1)
     train_val_ratio = (len(data.y_train) + len(data.y_val)) / len(data.y_train)
     repeat = bool(config.budget) and config.tuner == "hyperband" and not trials_given
     if repeat:  # Hyperband's brackets go round until the time is up
@@ -217,7 +218,8 @@ def search(task=None, model=None, tuner="hyperband", *, data=None, text_column=N
                           epoch_seconds=epoch_seconds, train_val_ratio=train_val_ratio,
                           test_ratio=len(data.y_test) / len(data.y_train),
                           final_runs=(config.seeds + config.ensemble - 1) * config.retrain,
-                          explore=explore)
+                          explore=explore, timings=timings,
+                          cost=functools.partial(configuration_cost, hypermodel))
     extra = [clock] + ([DeadlineCallback(deadline)] if deadline else []) + list(callbacks or [])
     with distributed.role(chief, worker, chief_address) if distributed else \
             contextlib.nullcontext():

@@ -22,6 +22,9 @@ from tfopt.tasks import TUNERS, objective_direction
 
 
 STATS_FILE = "trial_stats.json"
+# Models a budgeted search draws for its next trial before it stops: each that would not end in
+# time by its own estimate (`tfopt.budget.Budget.model_epoch_seconds`) gives way to another.
+DRAWS = 5
 
 
 class _Progress:
@@ -73,7 +76,8 @@ class _Progress:
             best = self.oracle.get_best_trials(1)
             budget.record_trial(seconds, self._epochs_run, trial_id=trial.trial_id,
                                 best_epochs=best_epochs(best[0]) if best else None,
-                                best_trial_id=best[0].trial_id if best else None)
+                                best_trial_id=best[0].trial_id if best else None,
+                                values=trial.hyperparameters.values)
         ended = self.oracle.get_trial(trial.trial_id)  # a worker's copy has no score: the chief's
         score = f"failed ({trial.message})" if ended.score is None else f"{ended.score:.4f}"
         best = self.oracle.get_best_trials(1)
@@ -140,7 +144,10 @@ class _WithinBudget:
     """Oracle mixin: no new trial when it would not end within `budget` (a `tfopt.budget.Budget`),
     except the first, so that every search has a result.
 
-    The oracle's own choice is undone then (Hyperband's brackets, the sampled
+    Each trial is estimated by its own model (`Budget.model_epoch_seconds`); a
+    newly drawn model that would not end in time gives way to another draw, up
+    to `DRAWS` of them, so a search near its deadline goes on with smaller models.
+    When none fits, the oracle's own choice is undone (Hyperband's brackets, the sampled
     values), so a later resume, with more time, goes on where this one stopped.
     On Hyperband the time left goes to the best trial instead, when it was still
     improving (its best epoch within early stopping's patience of its last): a
@@ -165,26 +172,29 @@ class _WithinBudget:
             return super().populate_space(trial_id)
         saved = {name: copy.deepcopy(getattr(self, name)) for name in self._STATE
                  if hasattr(self, name)}
-        response = super().populate_space(trial_id)
-        values = response.get("values") or {}
-        epochs = values.get("tuner/epochs", self.epochs_per_trial) - \
-            values.get("tuner/initial_epoch", 0)
-        if response["status"] != "RUNNING" or not self.trials:
-            if "tuner/epochs" in values and not self.budget.explore:
-                # no search: the defaults train for the time the budget leaves them
-                values["tuner/epochs"] = max(values["tuner/epochs"],
-                                             self.budget.first_trial_epochs())
-            return response  # the first trial always runs (cut at the deadline if need be)
-        if self.budget.explore and self.budget.fits(epochs):
-            # past `EXPLOIT_AFTER` of the budget, the best trial so far trains on first
-            continued = self._continue_best() if self.budget.exploit_due() else None
-            if not isinstance(continued, dict):
-                return response
-            for name, value in saved.items():  # the brackets' trial waits for a later call
-                setattr(self, name, value)
-            return {"status": kt.engine.trial.TrialStatus.RUNNING, "values": continued}
-        for name, value in saved.items():
-            setattr(self, name, value)
+        for draw in range(DRAWS):
+            response = super().populate_space(trial_id)
+            values = response.get("values") or {}
+            epochs = values.get("tuner/epochs", self.epochs_per_trial) - \
+                values.get("tuner/initial_epoch", 0)
+            if response["status"] != "RUNNING" or not self.trials:
+                if "tuner/epochs" in values and not self.budget.explore:
+                    # no search: the defaults train for the time the budget leaves them
+                    values["tuner/epochs"] = max(values["tuner/epochs"],
+                                                 self.budget.first_trial_epochs())
+                return response  # the first trial always runs (cut at the deadline if need be)
+            if self.budget.explore and self.budget.fits(epochs, values):
+                # past `EXPLOIT_AFTER` of the budget, the best trial so far trains on first
+                continued = self._continue_best() if self.budget.exploit_due() else None
+                if not isinstance(continued, dict):
+                    return response
+                self._restore(saved)  # the brackets' trial waits for a later call
+                return {"status": kt.engine.trial.TrialStatus.RUNNING, "values": continued}
+            # a newly drawn model that would not fit: draw another (on a new seed)
+            self._restore(saved, keep=("_seed_state",))
+            if not (self.budget.explore and self._draws_anew(values)):
+                break
+        self._restore(saved)
         continued = self._continue_best()
         if isinstance(continued, dict):
             return {"status": kt.engine.trial.TrialStatus.RUNNING, "values": continued}
@@ -192,6 +202,18 @@ class _WithinBudget:
         why = [self.budget.stopped if self.budget.explore else None, continued]
         self.budget.stopped = "; ".join(reason for reason in why if reason)
         return {"status": kt.engine.trial.TrialStatus.STOPPED, "values": None}
+
+    def _restore(self, saved, keep=()):
+        """Undoes the oracle's choice since `saved` (its state but for `keep`)."""
+        for name, value in saved.items():
+            if name not in keep:
+                setattr(self, name, copy.deepcopy(value))
+
+    def _draws_anew(self, values):
+        """Whether another call would draw other values than `values`: a random or Hyperband
+        search's new sample (not a trial that continues another)."""
+        return "tuner/trial_id" not in values and isinstance(
+            self, (kt.oracles.RandomSearchOracle, kt.oracles.HyperbandOracle))
 
     def _continue_best(self):
         """Values of a trial that continues the best one for the epochs left, or why not.
