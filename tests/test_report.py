@@ -67,3 +67,14 @@ def test_report_of_a_missing_run_is_one_line_exit_2(tmp_path, capsys):
     assert main(["report", str(tmp_path / "nope")]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("tfopt: error: Run folder") and len(err.splitlines()) == 1
+
+
+def test_the_budget_rows_say_how_many_drawn_models_gave_way():
+    from tfopt.report import _budget_rows
+
+    budget = {"seconds": 600, "max_epochs": 9, "stopped": None, "searched": True,
+              "redrawn": 3, "continued": [], "retrain_skipped": False}
+    rows = dict(_budget_rows({"tuner": "hyperband", "budget": budget}))
+    assert rows["budget: redrawn"].startswith("3 drawn model(s) would not have ended in time")
+    assert "budget: redrawn" not in dict(_budget_rows({"tuner": "hyperband",
+                                                        "budget": {**budget, "redrawn": 0}}))

@@ -95,4 +95,5 @@ def test_a_drawn_model_that_would_not_fit_gives_way_to_another(kind, tiny_images
     assert len(filters) == 5 and 16 not in filters
     # it turned down 16-filter draws only, and the search went on past them
     assert turned_down and all(values["filters"] == 16 for values in turned_down)
+    assert budget.redrawn == len(turned_down)
     assert budget.stopped is None

@@ -110,6 +110,7 @@ class Budget:
         self.best_epochs = 0
         self.stopped = None  # why no more trials were launched, once that happened
         self.continued = []  # (trial id, from epoch, to epoch) of each continuation of the best
+        self.redrawn = 0  # drawn models that would not have ended in time, and gave way to others
         self.explore = explore  # False: too short to search; the first trial is continued instead
         self._epoch_times = {}  # trial id (or order) -> its seconds an epoch
         self._best_trial_id = None

@@ -155,6 +155,9 @@ def _budget_rows(results):
     if budget.get("searched") is False:
         rows.append(["budget: search", "too short for one round of brackets; the defaults "
                                        "trained instead"])
+    if budget.get("redrawn"):
+        rows.append(["budget: redrawn", f"{budget['redrawn']} drawn model(s) would not have "
+                                        "ended in time; others were drawn in their place"])
     for step in budget.get("continued", []):
         rows.append(["budget: continued", f"trial {step['trial_id']} from epoch "
                                           f"{step['from_epoch']} to {step['to_epoch']}"])

@@ -278,6 +278,9 @@ def _retrain_within_budget(config, budget, tuner, verbose):
         return config.retrain
     if budget.stopped:
         _say(verbose, f"[tfopt] budget: no more trials: {budget.stopped}")
+    if budget.redrawn:
+        _say(verbose, f"[tfopt] budget: {budget.redrawn} drawn model(s) would not have ended in "
+                      "time; others were drawn in their place")
     for trial_id, begin, end in budget.continued:
         _say(verbose, f"[tfopt] budget: continued trial {trial_id} from epoch {begin} to {end} "
                       "with the time left")
@@ -305,7 +308,7 @@ def _budget_summary(budget, retrained, config):
     if budget is None:
         return None
     return {"seconds": config.budget, "max_epochs": config.epochs, "stopped": budget.stopped,
-            "searched": budget.explore,
+            "searched": budget.explore, "redrawn": budget.redrawn,
             "continued": [{"trial_id": t, "from_epoch": b, "to_epoch": e}
                           for t, b, e in budget.continued],
             "retrain_skipped": bool(config.retrain and not retrained)}

@@ -172,7 +172,7 @@ class _WithinBudget:
             return super().populate_space(trial_id)
         saved = {name: copy.deepcopy(getattr(self, name)) for name in self._STATE
                  if hasattr(self, name)}
-        for draw in range(DRAWS):
+        for draw in range(DRAWS):  # `draw`: the drawn models that gave way so far
             response = super().populate_space(trial_id)
             values = response.get("values") or {}
             epochs = values.get("tuner/epochs", self.epochs_per_trial) - \
@@ -184,6 +184,7 @@ class _WithinBudget:
                                                  self.budget.first_trial_epochs())
                 return response  # the first trial always runs (cut at the deadline if need be)
             if self.budget.explore and self.budget.fits(epochs, values):
+                self.budget.redrawn += draw
                 # past `EXPLOIT_AFTER` of the budget, the best trial so far trains on first
                 continued = self._continue_best() if self.budget.exploit_due() else None
                 if not isinstance(continued, dict):
