@@ -9,7 +9,6 @@ the trials so far (`tfopt.budget.Budget`).
 
 import math
 
-import keras_tuner as kt
 import numpy as np
 
 
@@ -43,6 +42,8 @@ def _positions(layer):
 def configuration_cost(hypermodel, values):
     """`multiply_adds` of the model that `hypermodel` builds for hyperparameter `values`
     (None when it cannot be built outside a trial)."""
+    import keras_tuner as kt  # here: `tfopt.budget` (and the CLI's checks) import this module
+
     hp = kt.HyperParameters()  # each hp the build declares returns its value from here
     hp.values.update({k: v for k, v in values.items() if not k.startswith("tuner/")})
     try:
