@@ -90,7 +90,7 @@ def test_each_next_trial_is_estimated_by_its_own_models_cost():
     # a trial that continues another takes that one's measured time an epoch
     budget.record_trial(seconds=101, epochs_run=2, trial_id="0001", values={"model": "middle"})
     assert budget.model_epoch_seconds({"model": "middle", "tuner/trial_id": "0001"}) == 50
-    # and each measured trial joins the fit (the middle model turned out cheaper)
+    # and each measured trial joins the estimate (the middle model turned out cheaper)
     assert budget.model_epoch_seconds({"model": "middle"}) < 89.6
 
 
@@ -335,7 +335,8 @@ def test_past_the_exploit_share_the_best_trial_continues_and_the_brackets_go_on(
         tmp_path, monkeypatch):
     from tfopt import budget as budget_module, plan as plan_module
 
-    monkeypatch.setattr(plan_module, "probe", lambda *args, **kwargs: (0.5, 0.1, []))  # a round fits
+    # a round fits
+    monkeypatch.setattr(plan_module, "probe", lambda *args, **kwargs: (0.5, 0.1, []))
     monkeypatch.setattr(budget_module, "EXPLOIT_AFTER", 0.0)  # due from the first trial on
     result = tfopt.search("digits", budget="20s", retrain=False, out=str(tmp_path / "r"),
                           verbose=0)

@@ -281,9 +281,10 @@ def test_a_dead_or_frozen_workers_trial_is_reassigned(tmp_path, fault):
     one = start(out, "--worker", "1", port=port)
     seen_one, seen_two, seen_chief = [], [], []
     wait_for_line(one, "[tfopt] trial ", seen_one)
-    two = start(out, "--worker", "2", port=port)
-    time.sleep(2)
+    # at once, while it holds its first trial: a digits trial can end within a second or two,
+    # and a worker left to run on may finish the whole search first
     one.send_signal(signal.SIGKILL if fault == "killed" else signal.SIGSTOP)
+    two = start(out, "--worker", "2", port=port)
     if fault == "frozen":
         wait_for_line(chief, "tuner1 silent", seen_chief)
         one.send_signal(signal.SIGCONT)  # wakes up holding a trial that is no longer its own
