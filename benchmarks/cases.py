@@ -46,9 +46,9 @@ def tfopt_throughput(size, epochs, seed=0):
 
     from tfopt.data.pipeline import to_dataset
     from tfopt.config import SearchConfig
-    from tfopt.distribute import set_mixed_precision
-    from tfopt.hypermodels import VGGHyperModel
-    from tfopt.tasks import get_task, load_data
+    from tfopt.training.strategy import set_mixed_precision
+    from tfopt.tuning.hypermodels import VGGHyperModel
+    from tfopt.data.tasks import get_task, load_data
 
     keras.utils.set_random_seed(seed)
     policy = set_mixed_precision(SearchConfig.mixed_precision)  # tfopt's default

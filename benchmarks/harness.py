@@ -18,7 +18,7 @@ import time
 
 import keras
 
-from tfopt.callbacks import StepClock, peak_rss_mb  # what tfopt's trial_stats.json has
+from tfopt.training.callbacks import StepClock, peak_rss_mb  # what tfopt's trial_stats.json has
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

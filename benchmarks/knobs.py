@@ -21,8 +21,8 @@ import tensorflow as tf
 
 from benchmarks.harness import EpochTimer
 from tfopt.data.pipeline import batched, to_dataset
-from tfopt.hypermodels import VGGHyperModel
-from tfopt.tasks import get_task, load_data
+from tfopt.tuning.hypermodels import VGGHyperModel
+from tfopt.data.tasks import get_task, load_data
 
 SETTINGS = ("base", "bf16", "bs256", "spe8", "vec", "numpy")
 SIZE = 12_800

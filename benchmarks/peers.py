@@ -13,9 +13,9 @@ import keras_tuner as kt
 from keras import layers
 
 from benchmarks.harness import STEP_CLOCK, EpochTimer, SearchClock, Stopwatch, TrialStats
-from tfopt.hypermodels import VGGHyperModel
+from tfopt.tuning.hypermodels import VGGHyperModel
 from tfopt.models import build_textcnn, build_vgg
-from tfopt.tasks import get_task, load_data
+from tfopt.data.tasks import get_task, load_data
 
 # Epochs of a peer trial when tuning; EarlyStopping usually ends trials earlier.
 TUNING_EPOCHS = 20

@@ -17,7 +17,8 @@ import sys
 import keras
 
 import tfopt
-from tfopt import durable, recovery
+from tfopt import durable
+from tfopt.tuning import recovery
 
 MAX_TRIALS, EPOCHS = 3, 3
 

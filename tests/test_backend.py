@@ -33,7 +33,7 @@ def test_jax_cache_dir_defaults_to_the_user_cache(monkeypatch, tmp_path):
 
 
 def test_tflite_export_without_tensorflow_says_how_to_fix(without_tensorflow):
-    from tfopt.export import check_exports
+    from tfopt.results.export import check_exports
 
     check_exports(())
     with pytest.raises(InputError, match=r"tflite export needs TensorFlow.*pip install tensorflow"):

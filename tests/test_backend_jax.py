@@ -25,7 +25,7 @@ SEARCH = BLOCK_TENSORFLOW + """
 import json
 import jax
 import tfopt
-from tfopt.distribute import choose_strategy, set_mixed_precision
+from tfopt.training.strategy import choose_strategy, set_mixed_precision
 from tfopt.errors import InputError
 
 run, reviews = sys.argv[1:]
@@ -89,7 +89,7 @@ def test_search_trains_a_good_model_without_importing_tensorflow(jax_run):
 
 
 def test_every_trial_logs_scalars_and_hparams_for_tensorboard(jax_run):
-    from tfopt.tensorboard_logs import read_scalars
+    from tfopt.training.tensorboard_logs import read_scalars
 
     folder, report = jax_run
     logs = folder / "run" / "logs"

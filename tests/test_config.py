@@ -6,7 +6,7 @@ import pytest
 
 from tfopt.config import SearchConfig
 from tfopt.errors import InputError
-from tfopt.tasks import default_budget
+from tfopt.data.tasks import default_budget
 
 
 def test_resolved_fills_the_task_defaults(tmp_path):

@@ -138,7 +138,7 @@ def test_rerun_resumes_and_keeps_finished_trials(digits_run):
 
 
 def test_data_is_loaded_once_per_search(monkeypatch, tmp_path):
-    from tfopt import tasks
+    from tfopt.data import tasks
 
     calls = []
     original = tasks.TASKS["digits"].load

@@ -2,7 +2,7 @@
 
 __version__ = "0.1.0"
 
-from tfopt.tasks import TASKS
+from tfopt.data.tasks import TASKS
 
 __all__ = ["LoadedRun", "SearchResult", "TASKS", "load", "search", "__version__"]
 
@@ -14,7 +14,7 @@ def __getattr__(name):
 
         return getattr(runner, name)
     if name in ("load", "LoadedRun"):
-        from tfopt import loading
+        from tfopt.results import loading
 
         return getattr(loading, name)
     raise AttributeError(f"module 'tfopt' has no attribute '{name}'")

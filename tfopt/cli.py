@@ -6,8 +6,7 @@ import sys
 import time
 
 from tfopt.errors import InputError, SearchError
-from tfopt.export import EXPORTS
-from tfopt.tasks import OBJECTIVES
+from tfopt.choices import EXPORTS, OBJECTIVES
 
 EXIT_BAD_INPUT = 2
 EXIT_SEARCH_FAILED = 1
@@ -143,7 +142,7 @@ def build_parser():
 
 
 def _run_tasks(args):
-    from tfopt.tasks import BUDGETS, TASKS
+    from tfopt.data.tasks import BUDGETS, TASKS
 
     print(f"{'task':<14} {'modality':<8} {'model':<8} data")
     for task in TASKS.values():
@@ -156,7 +155,7 @@ def _run_tasks(args):
 
 
 def _run_report(args):
-    from tfopt.report import build_report, compare
+    from tfopt.results.report import build_report, compare
 
     if args.compare:
         print(compare(args.run_dirs), end="")
@@ -168,7 +167,7 @@ def _run_report(args):
 
 
 def _run_predict(args):
-    from tfopt.predict import predict
+    from tfopt.results.predict import predict
 
     predictions = predict(args.run_dir, args.input)
     print("input\tlabel\tprobability")
@@ -178,12 +177,12 @@ def _run_predict(args):
 
 
 def _run_space(args):
-    from tfopt.tasks import MODELS, unknown_name_message
+    from tfopt.choices import MODELS, unknown_name_message
 
     if args.model not in MODELS:
         raise InputError(unknown_name_message("model", args.model, MODELS))
-    from tfopt.hypermodels import base_space
-    from tfopt.space import describe_space, format_table, to_yaml
+    from tfopt.tuning.hypermodels import base_space
+    from tfopt.tuning.space import describe_space, format_table, to_yaml
 
     hp, addable = base_space(args.model)
     if args.format == "yaml":
@@ -203,7 +202,7 @@ def _run_search(args):
                                "workers", "gpus_per_trial", *roles)}
     settings["export"] = tuple(args.export)
     if args.set:
-        from tfopt.space import load_space_file, parse_set
+        from tfopt.tuning.space import load_space_file, parse_set
 
         space = load_space_file(args.space) if args.space else {}
         settings["space"] = {**space, **parse_set(args.set)}
@@ -211,8 +210,8 @@ def _run_search(args):
 
     config = SearchConfig(**settings).resolved()  # bad input fails before training
     if args.workers:
-        from tfopt.distributed import check_role
-        from tfopt.launch import launch
+        from tfopt.scale.chief_worker import check_role
+        from tfopt.scale.launch import launch
 
         check_role(chief=True, budget=config.budget)
         if args.chief or args.worker is not None:

@@ -5,13 +5,12 @@ import datetime
 import json
 import pathlib
 
-from tfopt.budget import parse_budget
+from tfopt.tuning.budget import parse_budget
 from tfopt.data.download import resolve_data_dir
-from tfopt.export import EXPORTS
 from tfopt.durable import write_json
 from tfopt.errors import InputError
-from tfopt.tasks import (MODELS, OBJECTIVES, STRATEGIES, TUNERS, default_budget, get_task,
-                         unknown_name_message, user_task)
+from tfopt.choices import EXPORTS, MODELS, OBJECTIVES, STRATEGIES, TUNERS, unknown_name_message
+from tfopt.data.tasks import default_budget, get_task, user_task
 
 CONFIG_FILE = "config.json"
 
@@ -176,7 +175,7 @@ def _what(task, data):
 
 def _source_model(run_dir, task, model, custom):
     """The model family of the finished run `run_dir` that fine-tuning starts from."""
-    from tfopt.loading import load_results
+    from tfopt.results.loading import load_results
 
     source = load_results(run_dir)
     if custom:
@@ -201,7 +200,7 @@ def _load_space(space):
     if space is None or isinstance(space, dict):
         return dict(space or {})
     if isinstance(space, (str, pathlib.Path)):
-        from tfopt.space import load_space_file
+        from tfopt.tuning.space import load_space_file
 
         return load_space_file(space)
     raise InputError(f"space must be a YAML/JSON file path or a dict. Received: {space!r}")
@@ -209,8 +208,8 @@ def _load_space(space):
 
 def validate_space(model, space):
     """Checks `space` against the family's declared search space (raises InputError)."""
-    from tfopt.hypermodels import base_space
-    from tfopt.space import apply_space
+    from tfopt.tuning.hypermodels import base_space
+    from tfopt.tuning.space import apply_space
 
     base, addable = base_space(model)
     apply_space(space, base, addable=addable)

@@ -7,26 +7,26 @@ import time
 
 import keras
 
-from tfopt import finetune
-from tfopt import plan as plan_module
-from tfopt.budget import Budget, format_seconds
-from tfopt.callbacks import DeadlineCallback, StepClock, trial_callbacks
+from tfopt.tuning import finetune
+from tfopt.tuning import plan as plan_module
+from tfopt.tuning.budget import Budget, format_seconds
+from tfopt.training.callbacks import DeadlineCallback, StepClock, trial_callbacks
 from tfopt.config import SearchConfig
 from tfopt.data.profile import describe_settings, infer_settings
 from tfopt.data.pipeline import to_dataset
-from tfopt.distribute import choose_strategy, set_mixed_precision, strategy_name
+from tfopt.training.strategy import choose_strategy, set_mixed_precision, strategy_name
 from tfopt.backend import configure_backend
 from tfopt.errors import InputError
-from tfopt.export import check_exports, export_models
-from tfopt.final import finalize
-from tfopt.hypermodels import base_space, custom_name, make_hypermodel
-from tfopt.model_cost import configuration_cost
-from tfopt.multi_worker import replica_out, writes_results
-from tfopt.report import build_report
-from tfopt.results import save_results
-from tfopt.space import apply_space
-from tfopt.tasks import load_data
-from tfopt.tuners import make_oracle, make_tuner, plan
+from tfopt.results.export import check_exports, export_models
+from tfopt.results.final import finalize
+from tfopt.tuning.hypermodels import base_space, custom_name, make_hypermodel
+from tfopt.tuning.model_cost import configuration_cost
+from tfopt.training.multi_worker import replica_out, writes_results
+from tfopt.results.report import build_report
+from tfopt.results.saving import save_results
+from tfopt.tuning.space import apply_space
+from tfopt.data.tasks import load_data
+from tfopt.tuning.tuners import make_oracle, make_tuner, plan
 
 
 REPEATS = 1000  # Hyperband iterations under a wall-clock budget: the budget ends the search
@@ -107,7 +107,7 @@ def search(task=None, model=None, tuner="hyperband", *, data=None, text_column=N
             a short timing probe) as a dict, without searching or writing anything.
         verbose: 0 silent, 1 progress bars, 2 one line per epoch.
         chief: serve this search's trials to workers (keras-tuner's distributed
-            tuning, `tfopt.distributed`) and build the final model when they are done.
+            tuning, `tfopt.scale.chief_worker`) and build the final model when they are done.
         worker: this process's worker id: it asks the chief at `chief_address`
             ("HOST:PORT"; the chief's default 127.0.0.1:8470) for trials, on the same
             `out` folder, and returns when the chief has none left (`model` None).
@@ -137,7 +137,7 @@ def search(task=None, model=None, tuner="hyperband", *, data=None, text_column=N
                          "machine would decide on its own clock); use --max-trials.")
     distributed = None
     if chief or worker is not None:  # gRPC and keras-tuner's protos only when asked for
-        from tfopt import distributed
+        from tfopt.scale import chief_worker as distributed
 
         distributed.check_role(chief, worker, chief_address, config.budget)
         if config.strategy == "multi_worker":

@@ -99,7 +99,7 @@ def test_fallback_trains_and_predicts_with_class_weights(without_tensorflow):
 
 def test_raw_batches_without_tensorflow_are_unscaled_float_inputs(monkeypatch):
     from tfopt import backend
-    from tfopt.final import raw_batches
+    from tfopt.results.final import raw_batches
 
     monkeypatch.setattr(backend, "has_tensorflow", lambda: False)
     raw = np.full((5, 2, 2, 1), 200, dtype=np.uint8)

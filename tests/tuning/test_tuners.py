@@ -1,0 +1,99 @@
+"""Tuners: each kind runs two trials; the first is the defaults; the plan matches keras-tuner."""
+
+import json
+
+import keras_tuner as kt
+import pytest
+
+from tfopt.training.callbacks import trial_callbacks
+from tfopt.data.pipeline import to_dataset
+from tfopt.errors import InputError
+from tfopt.tuning.hypermodels import VGGHyperModel
+from tfopt.tuning.tuners import make_tuner, plan
+
+
+def run_search(kind, splits, directory, *, max_trials=2, epochs=1):
+    tuner = make_tuner(kind, VGGHyperModel(splits.input_shape, splits.num_classes),
+                       objective="val_accuracy", directory=directory, max_trials=max_trials,
+                       epochs=epochs, seed=1)
+    tuner.search(to_dataset(splits.x_train, splits.y_train, "image"),
+                 validation_data=to_dataset(splits.x_val, splits.y_val, "image"),
+                 epochs=epochs, callbacks=trial_callbacks(directory / "logs"), verbose=0)
+    return tuner
+
+
+@pytest.mark.parametrize("kind", ["hyperband", "random", "bayesian", "grid"])
+def test_each_tuner_runs_two_trials(kind, tiny_images, tmp_path):
+    tuner = run_search(kind, tiny_images, tmp_path, epochs=2)
+    trials = tuner.oracle.trials
+    assert len(trials) == 2
+    assert all(t.status == "COMPLETED" for t in trials.values())
+    best = tuner.get_best_hyperparameters(1)[0].values
+    assert {"blocks", "filters", "learning_rate", "optimizer", "batch_size"} <= set(best)
+    trial_files = sorted(p.name for p in (tmp_path / "tuner").iterdir())
+    state = ["oracle.json", "tuner0.json", "trial_stats.json"]
+    assert trial_files == sorted(state + [f"{name}.bak" for name in state] +
+                                 [f"trial_{i}" for i in trials])
+    stats = json.loads((tmp_path / "tuner" / "trial_stats.json").read_text())
+    assert sorted(stats) == sorted(trials)
+    assert all(1 <= s["epochs_run"] <= 2 and s["seconds"] > 0 for s in stats.values())
+    assert json.loads((tmp_path / "tuner" / f"trial_{min(trials)}" / "trial.json").read_text())[
+        "status"] == "COMPLETED"
+
+
+@pytest.mark.parametrize("kind", ["hyperband", "random", "bayesian"])
+def test_first_trial_is_the_default_configuration(kind, tiny_images, tmp_path):
+    tuner = run_search(kind, tiny_images, tmp_path, max_trials=1)
+    first = tuner.oracle.trials[min(tuner.oracle.trials)].hyperparameters.values
+    defaults = kt.HyperParameters()
+    VGGHyperModel((8, 8, 1), 3).declare_hyperparameters(defaults)
+    assert {k: v for k, v in first.items() if not k.startswith("tuner/")} == defaults.values
+
+
+def test_search_learns_the_synthetic_task(tiny_images, tmp_path):
+    tuner = run_search("random", tiny_images, tmp_path, max_trials=1, epochs=4)
+    assert tuner.oracle.get_best_trials(1)[0].score > 0.6  # chance is 1/3
+
+
+def test_hyperband_plan_follows_keras_tuner_schedule(tmp_path):
+    hypermodel = VGGHyperModel((8, 8, 1), 3)
+    uncapped = make_tuner("hyperband", hypermodel, objective="val_accuracy",
+                          directory=tmp_path / "a", epochs=9)
+    # brackets of max_epochs=9, factor 3: 9@1->3@3->1@9, 5@3->2@9, 3@9
+    assert plan(uncapped.oracle, 9) == (9 + 3 + 1 + 5 + 2 + 3, 9 + 6 + 6 + 15 + 12 + 27)
+    capped = make_tuner("hyperband", hypermodel, objective="val_accuracy",
+                        directory=tmp_path / "b", epochs=9, max_trials=13)
+    assert plan(capped.oracle, 9) == (13, 21)
+    random = make_tuner("random", hypermodel, objective="val_accuracy",
+                        directory=tmp_path / "c", epochs=4, max_trials=5)
+    assert plan(random.oracle, 4) == (5, 20)
+
+
+def test_unknown_tuner_is_rejected(tmp_path):
+    with pytest.raises(InputError, match="Known tuners: hyperband, random, bayesian, grid"):
+        make_tuner("genetic", VGGHyperModel((8, 8, 1), 3), objective="val_accuracy",
+                   directory=tmp_path)
+
+
+@pytest.mark.parametrize("kind", ["hyperband", "random"])
+def test_a_drawn_model_that_would_not_fit_gives_way_to_another(kind, tiny_images, tmp_path):
+    from tfopt.tuning.budget import Budget
+
+    # By its cost (1 or 2 units), a 16-filter model takes 10,000 s an epoch; the others 0.1 s.
+    budget = Budget(600, setup=0.1, epoch_seconds=0.1, margin=0, timings=[(1, 0.1), (2, 1e4)],
+                    cost=lambda values: 2 if values.get("filters") == 16 else 1)
+    turned_down, fits = [], budget.fits
+    budget.fits = lambda epochs, values: fits(epochs, values) or turned_down.append(values)
+    tuner = make_tuner(kind, VGGHyperModel(tiny_images.input_shape, tiny_images.num_classes),
+                       objective="val_accuracy", directory=tmp_path, max_trials=5, epochs=3,
+                       seed=1, budget=budget)
+    tuner.search(to_dataset(tiny_images.x_train, tiny_images.y_train, "image"),
+                 validation_data=to_dataset(tiny_images.x_val, tiny_images.y_val, "image"),
+                 epochs=3, callbacks=trial_callbacks(tmp_path / "logs"), verbose=0)
+    trials = tuner.oracle.trials.values()
+    filters = [t.hyperparameters.values["filters"] for t in trials]
+    assert len(filters) == 5 and 16 not in filters
+    # it turned down 16-filter draws only, and the search went on past them
+    assert turned_down and all(values["filters"] == 16 for values in turned_down)
+    assert budget.redrawn == len(turned_down)
+    assert budget.stopped is None
