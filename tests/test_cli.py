@@ -1,5 +1,6 @@
 """The command line end to end on digits, and every bad input: one line, exit code 2."""
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -188,14 +189,14 @@ def test_a_budget_counts_from_the_command_lines_start_imports_included(monkeypat
 
     from tfopt import runner
 
-    real_search, seen = runner.search, {}
+    real_run, seen = runner.run, {}
 
-    def search(**kwargs):
-        seen["started"] = kwargs["_started"]
+    def run(config):
+        seen["started"] = config.started
         # as if TensorFlow's import had taken 29 of the 30 s
-        return real_search(**{**kwargs, "_started": kwargs["_started"] - 29})
+        return real_run(dataclasses.replace(config, started=config.started - 29))
 
-    monkeypatch.setattr(runner, "search", search)
+    monkeypatch.setattr(runner, "run", run)
     before = time.time()
     assert main(["search", "--task", "digits", "--plan", "--budget", "30s"]) == 0
     assert before <= seen["started"] <= time.time()

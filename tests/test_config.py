@@ -6,21 +6,21 @@ import pytest
 
 from tfopt.config import SearchConfig
 from tfopt.errors import InputError
-from tfopt.data.tasks import default_budget
+from tfopt.data.tasks import search_defaults
 
 
 def test_resolved_fills_the_task_defaults(tmp_path):
     config = SearchConfig(task="mr", out=str(tmp_path / "run")).resolved()
     assert (config.model, config.tuner, config.max_trials, config.epochs) == (
         "textcnn", "hyperband", None, None)
-    assert config.with_trial_budget(8635).epochs == 27
-    assert config.with_trial_budget(54000).max_trials == 13
+    assert config.with_search_defaults(8635).epochs == 27
+    assert config.with_search_defaults(54000).max_trials == 13
     assert SearchConfig(task="digits").resolved().out.startswith("runs/digits-vgg-hyperband-")
 
 
 def test_budget_depends_on_data_size():
-    assert default_budget(3600) == (27, 40)
-    assert default_budget(54000) == (9, 13)
+    assert search_defaults(3600) == (27, 40)
+    assert search_defaults(54000) == (9, 13)
 
 
 @pytest.mark.parametrize("kwargs, message", [

@@ -64,5 +64,7 @@ def configure_backend():
 
 @functools.cache
 def notice(message):
-    """Prints `message` to stderr once per process (what is skipped, and how to get it)."""
-    print(f"[tfopt] {message}", file=sys.stderr, flush=True)
+    """Warns `message` once per process (what is skipped, and how to get it)."""
+    from tfopt.log import logger
+
+    logger.warning(message)

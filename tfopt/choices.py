@@ -5,7 +5,7 @@ Light on purpose: the command line checks its arguments with these before Tensor
 
 import difflib
 
-__all__ = ["DEFAULT_MODELS", "EXPORTS", "MODELS", "OBJECTIVES", "STRATEGIES", "TUNERS",
+__all__ = ["CLASSIFIER", "DEFAULT_MODELS", "EXPORTS", "MODELS", "OBJECTIVES", "STRATEGIES", "TUNERS",
            "objective_direction", "unknown_name_message"]
 
 # Model families and the kind of data each one takes.
@@ -16,6 +16,8 @@ OBJECTIVES = ("val_accuracy", "val_balanced_accuracy", "val_loss")
 TUNERS = ("hyperband", "random", "bayesian", "grid")
 STRATEGIES = ("auto", "default", "mirrored", "multi_worker", "tpu")
 EXPORTS = ("tflite",)  # beyond the .keras file and SavedModel every run writes
+# The name of every family's softmax layer: fine-tuning replaces it.
+CLASSIFIER = "predictions"
 
 
 def objective_direction(objective):

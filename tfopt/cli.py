@@ -6,32 +6,19 @@ import sys
 import time
 
 from tfopt.errors import InputError, SearchError
-from tfopt.choices import EXPORTS, OBJECTIVES
+from tfopt.log import show
+from tfopt.options import OPTIONS, add_arguments
 
 EXIT_BAD_INPUT = 2
 EXIT_SEARCH_FAILED = 1
+# Command-line options that start processes or build the space instead of configuring one search.
+_LAUNCH = ("set", "workers", "gpus_per_trial")
 
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message):
         """One line and exit code 2, like every other bad input."""
         self.exit(EXIT_BAD_INPUT, f"tfopt: error: {message} (see `tfopt {self.prog.split()[-1]} --help`)\n")
-
-
-def _positive_int(text):
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, received '{text}'")
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, received '{text}'")
-    return value
-
-
-def _non_negative_int(text):
-    if not text.isdigit():
-        raise argparse.ArgumentTypeError(f"expected a non-negative integer, received '{text}'")
-    return int(text)
 
 
 def build_parser():
@@ -41,81 +28,10 @@ def build_parser():
     tasks = commands.add_parser("tasks", help="list the built-in tasks")
     tasks.set_defaults(run=_run_tasks)
 
-    search = commands.add_parser("search", help="tune a model on a task or on your own data")
-    what = search.add_mutually_exclusive_group(required=True)
-    what.add_argument("--task", help="built-in task (see `tfopt tasks`)")
-    what.add_argument("--data", help="your own data: a folder with a sub-folder per class "
-                                     "(images or .txt files, optionally under train/val/test), "
-                                     "a .csv/.tsv/.jsonl file of texts and labels, or an .npz "
-                                     "with x and y (read only, never written to)")
-    search.add_argument("--text-column", help="text column of a CSV/TSV/JSONL (default: inferred)")
-    search.add_argument("--label-column",
-                        help="label column of a CSV/TSV/JSONL (default: inferred)")
-    search.add_argument("--image-size", help="resize images to N or HxW pixels (default: the "
-                                             "most common size, at most 128 a side)")
-    search.add_argument("--skip-bad", action="store_true",
-                        help="skip and count unreadable images and empty rows instead of stopping")
-    search.add_argument("--class-weights", action=argparse.BooleanOptionalAction, default=None,
-                        help="balanced class weights (default: on when the largest class has "
-                             "over 3x the examples of the smallest)")
-    search.add_argument("--objective", choices=OBJECTIVES,
-                        help="what trials are ranked by (default val_accuracy; "
-                             "val_balanced_accuracy on imbalanced data)")
-    search.add_argument("--model", help="vgg, textcnn or transformer (default: the task's or "
-                                        "the data's)")
-    search.add_argument("--space", help="YAML or JSON file that narrows, widens, fixes or adds "
-                                        "hyperparameters (see `tfopt space`)")
-    search.add_argument("--init-from", metavar="RUN_DIR",
-                        help="fine-tune a finished run's network on this data (new classifier; "
-                             "frozen blocks and learning rate tuned; compared with training "
-                             "from scratch)")
-    search.add_argument("--set", action="append", default=[], metavar="NAME=VALUES",
-                        help="one hyperparameter: lr=1e-4..1e-2:log, optimizer=adam,adamw or "
-                             "dropout=0.3 (repeatable; wins over --space)")
-    search.add_argument("--tuner", default="hyperband", help="hyperband, random, bayesian or grid")
-    search.add_argument("--max-trials", type=_positive_int, help="most trials to run")
-    search.add_argument("--epochs", type=_positive_int,
-                        help="epochs per trial (max_epochs for hyperband)")
-    search.add_argument("--budget", help="wall-clock limit of the whole search: 90s, 10m, 2h; "
-                                         "no trial is started that would not end in time")
-    search.add_argument("--plan", action="store_true", dest="plan_only",
-                        help="print the trial/epoch plan and the estimated time (from a short "
-                             "timing probe), then stop without searching")
-    search.add_argument("--out", help="run folder (default runs/<task>-<model>-<tuner>-<time>)")
-    search.add_argument("--seed", type=_non_negative_int, default=0)
-    search.add_argument("--data-dir", help="folder searched for data sets before downloading "
-                                           "(default $TFOPT_DATA_DIR)")
-    search.add_argument("--strategy", default="auto",
-                        help="auto, default, mirrored, multi_worker (cluster from TF_CONFIG) "
-                             "or tpu")
-    search.add_argument("--mixed-precision", action=argparse.BooleanOptionalAction,
-                        default=False,
-                        help="mixed float16 (GPU) / bfloat16 (CPU, TPU) training (default off)")
-    search.add_argument("--retrain", action=argparse.BooleanOptionalAction, default=True,
-                        help="retrain the best hyperparameters on train+validation for the best "
-                             "trial's epoch count (default on)")
-    search.add_argument("--seeds", type=_positive_int, default=1,
-                        help="retrain with K seeds and report mean and spread (default 1)")
-    search.add_argument("--ensemble", type=_positive_int, default=1,
-                        help="final model averages the K best trials (default 1: no ensemble)")
-    search.add_argument("--average-checkpoint", action=argparse.BooleanOptionalAction,
-                        default=True,
-                        help="final model averages the retrained best trial with its checkpoint "
-                             "(default on: no more training; --no-average-checkpoint keeps one "
-                             "network)")
-    search.add_argument("--workers", type=_positive_int, metavar="N",
-                        help="run the search as a chief and N workers on this machine "
-                             "(keras-tuner's distributed tuning over loopback)")
-    search.add_argument("--gpus-per-trial", type=_non_negative_int, default=0, metavar="G",
-                        help="with --workers: give each worker G of the visible GPUs")
-    search.add_argument("--chief", action="store_true",
-                        help="serve this search's trials to workers, then build the final model")
-    search.add_argument("--worker", metavar="ID",
-                        help="train trials the chief at --chief-address hands out")
-    search.add_argument("--chief-address", metavar="HOST:PORT",
-                        help="the chief's address (default 127.0.0.1:8470; a chief binds it)")
-    search.add_argument("--export", action="append", choices=EXPORTS, default=[],
-                        help="also export TensorFlow Lite (float32, dynamic-range int8, float16)")
+    search = commands.add_parser("search", help="tune a model on a task or on your own data",
+                                 description="Tune a model on a built-in task or on your own "
+                                             "data.")
+    add_arguments(search)
     search.set_defaults(run=_run_search)
 
     space = commands.add_parser("space", help="print a model family's search space")
@@ -142,7 +58,7 @@ def build_parser():
 
 
 def _run_tasks(args):
-    from tfopt.data.tasks import BUDGETS, TASKS
+    from tfopt.data.tasks import SEARCH_DEFAULTS, TASKS
 
     print(f"{'task':<14} {'modality':<8} {'model':<8} data")
     for task in TASKS.values():
@@ -150,7 +66,7 @@ def _run_tasks(args):
     print("\nDefault budget (hyperband): " + "; ".join(
         f"{trials} trials, max_epochs {epochs} "
         + (f"up to {limit:,} training examples" if limit != float("inf") else "above that")
-        for limit, epochs, trials in BUDGETS))
+        for limit, epochs, trials in SEARCH_DEFAULTS))
     return 0
 
 
@@ -196,32 +112,31 @@ def _run_space(args):
 
 
 def _run_search(args):
-    roles = {key: getattr(args, key) for key in ("chief", "worker", "chief_address")}
-    settings = {key: value for key, value in vars(args).items()
-                if key not in ("command", "run", "set", "export", "plan_only", "argv", "started",
-                               "workers", "gpus_per_trial", *roles)}
+    from tfopt.config import SearchConfig
+
+    settings = {option.name: getattr(args, option.name) for option in OPTIONS
+                if option.kind != "python" and option.name not in _LAUNCH}
     settings["export"] = tuple(args.export)
     if args.set:
         from tfopt.tuning.space import load_space_file, parse_set
 
         space = load_space_file(args.space) if args.space else {}
         settings["space"] = {**space, **parse_set(args.set)}
-    from tfopt.config import SearchConfig
-
-    config = SearchConfig(**settings).resolved()  # bad input fails before training
-    if args.workers:
-        from tfopt.scale.chief_worker import check_role
+    verbose = 1 if sys.stdout.isatty() else 2
+    show(verbose)
+    config = SearchConfig(**settings, verbose=verbose, started=args.started).resolved()
+    if args.workers:  # bad input fails above, before any process starts
         from tfopt.scale.launch import launch
+        from tfopt.scale.roles import check_role
 
         check_role(chief=True, budget=config.budget)
         if args.chief or args.worker is not None:
             raise InputError("--workers starts its own chief and workers; leave out --chief "
                              "and --worker.")
         return launch(args.argv, args.workers, config.out, args.gpus_per_trial)
-    from tfopt.runner import search
+    from tfopt import runner
 
-    search(**settings, **roles, plan_only=args.plan_only,
-           verbose=1 if sys.stdout.isatty() else 2, _started=args.started)
+    runner.run(config)
     return 0
 
 

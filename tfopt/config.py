@@ -1,63 +1,58 @@
-"""Search settings: one frozen dataclass, filled from the task's defaults and validated."""
+"""The search's settings: one frozen `SearchConfig` with a field per option of
+`tfopt.options.OPTIONS`, resolved (validated, defaults filled) once, then passed whole."""
 
 import dataclasses
 import datetime
 import json
 import pathlib
 
-from tfopt.tuning.budget import parse_budget
+from tfopt.choices import EXPORTS, MODELS, OBJECTIVES, STRATEGIES, TUNERS, unknown_name_message
 from tfopt.data.download import resolve_data_dir
+from tfopt.data.tasks import get_task, search_defaults, user_task
 from tfopt.durable import write_json
 from tfopt.errors import InputError
-from tfopt.choices import EXPORTS, MODELS, OBJECTIVES, STRATEGIES, TUNERS, unknown_name_message
-from tfopt.data.tasks import default_budget, get_task, user_task
+from tfopt.options import OPTIONS
+from tfopt.tuning.budget import parse_budget
 
 CONFIG_FILE = "config.json"
+# What a run folder's config.json records (and a resumed search must match in part):
+# the options that say what is searched, not how the process runs.
+RECORDED = tuple(option.name for option in OPTIONS if option.config) + ("custom_model",)
+# Fields that are not options: filled by `resolved()` or the command line.
+_EXTRA = (
+    ("custom_model", None),  # the name of the user's build(hp) or HyperModel
+    ("custom", None),  # that build(hp) or HyperModel itself
+    ("task_spec", None),  # the resolved `tfopt.data.tasks.Task`
+    ("started", None),  # time.time() when the command began: a budget counts from there
+)
+_Fields = dataclasses.make_dataclass(
+    "_Fields", [(option.name, object, dataclasses.field(default=option.default))
+                for option in OPTIONS]
+    + [(name, object, dataclasses.field(default=default, repr=False, compare=False))
+       for name, default in _EXTRA], frozen=True)
 
 
-@dataclasses.dataclass(frozen=True)
-class SearchConfig:
-    """What to search. `resolved()` fills the model and folder; `with_trial_budget` the budget."""
-
-    task: str = None
-    data: str = None
-    model: str = None
-    tuner: str = "hyperband"
-    max_trials: int = None
-    epochs: int = None
-    out: str = None
-    seed: int = 0
-    data_dir: str = None
-    strategy: str = "auto"
-    mixed_precision: object = False  # True, False, or "auto" (bfloat16 on CPUs that have it)
-    retrain: bool = True
-    seeds: int = 1
-    ensemble: int = 1
-    average_checkpoint: bool = True
-    export: tuple = ()
-    text_column: str = None
-    label_column: str = None
-    image_size: object = None
-    skip_bad: bool = False
-    class_weights: bool = None
-    objective: str = None
-    space: dict = None
-    custom_model: str = None
-    init_from: str = None
-    budget: object = None  # wall-clock seconds (or "90s", "10m", "2h"); None: no limit
+class SearchConfig(_Fields):
+    """What to search and how. `resolved()` validates it and fills the model and run folder;
+    `with_search_defaults` fills the trial count and epochs from the data's size."""
 
     @property
     def name(self):
         """The task's name, or for own data a name made from the data's path."""
-        return self.task_info().name
+        return self._task().name
 
-    def task_info(self):
-        """The registered `Task`, or one made for the user's data at `data`."""
+    def _task(self):
+        if self.task_spec is not None:
+            return self.task_spec
         if self.data is None:
             return get_task(self.task or "mnist")
         return user_task(self.data, text_column=self.text_column,
                          label_column=self.label_column, image_size=self.image_size,
                          skip_bad=self.skip_bad)
+
+    def recorded(self):
+        """The settings config.json records, as plain values."""
+        return {name: getattr(self, name) for name in RECORDED}
 
     def resolved(self):
         """Returns a validated copy with the task's defaults filled in.
@@ -68,61 +63,42 @@ class SearchConfig:
         if self.task and self.data:
             raise InputError(f"Give a built-in task or your own data, not both. Received: "
                              f"task={self.task!r} and data={self.data!r}.")
-        task = self.task_info()
-        model = self.model or task.default_model
-        if self.custom_model:
-            model = "custom"
-        else:
-            _check_choice("model", model, MODELS)
-            if MODELS[model] != task.modality:
-                fits = [m for m, kind in MODELS.items() if kind == task.modality]
-                raise InputError(f"Model '{model}' is for {MODELS[model]} data but "
-                                 f"{_what(task, self.data)} is {task.modality}. "
-                                 f"Use one of: {', '.join(fits)}.")
+        task = self._task()
+        custom = self.model if self.model is not None and not isinstance(self.model, str) \
+            else self.custom
+        model = _model(task, self.model, custom, self.data)
         if self.init_from:
-            model = _source_model(self.init_from, task, self.model, self.custom_model or self.space)
-        if self.objective is not None:
-            _check_choice("objective", self.objective, OBJECTIVES)
-        if self.mixed_precision not in ("auto", True, False):
-            raise InputError(f"mixed_precision must be True, False or \"auto\" (bfloat16 where "
-                             f"the CPU computes it natively). Received: "
-                             f"mixed_precision={self.mixed_precision!r}")
-        if self.class_weights not in (None, True, False):
-            raise InputError(f"class_weights must be True, False or None (automatic). "
-                             f"Received: class_weights={self.class_weights!r}")
+            model = _source_model(self.init_from, task, self.model if not custom else None,
+                                  custom or self.space)
+        _check_settings(self)
         space = _load_space(self.space)
-        if space and self.custom_model:
+        if space and custom:
             raise InputError("A search space file or --set applies to tfopt's model families; "
                              "a custom build(hp) declares its own ranges. Remove space=.")
         if space:
             validate_space(model, space)
-        _check_choice("tuner", self.tuner, TUNERS)
-        _check_choice("strategy", self.strategy, STRATEGIES)
-        max_trials = _positive("max_trials", self.max_trials)
-        epochs = _positive("epochs", self.epochs)
-        _positive("seeds", self.seeds)
-        _positive("ensemble", self.ensemble)
         export = (self.export,) if isinstance(self.export, str) else tuple(self.export or ())
         for name in export:
             _check_choice("export", name, EXPORTS)
-        budget = parse_budget(self.budget)
-        if not isinstance(self.seed, int) or self.seed < 0:
-            raise InputError(f"seed must be a non-negative integer. Received: seed={self.seed!r}")
         stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
         out = self.out or f"runs/{task.name}-{model}-{self.tuner}-{stamp}"
         data, init_from = (str(pathlib.Path(path).expanduser().resolve()) if path else None
                            for path in (self.data, self.init_from))
-        resolved = dataclasses.replace(self, task=None if data else task.name, data=data,
-                                       model=model, max_trials=max_trials, epochs=epochs,
-                                       out=str(out), export=export, space=space or None,
-                                       init_from=init_from, budget=budget)
+        resolved = dataclasses.replace(
+            self, task=None if data else task.name, data=data, model=model, custom=custom,
+            custom_model=custom_name(custom), task_spec=task,
+            max_trials=_positive("max_trials", self.max_trials),
+            epochs=_positive("epochs", self.epochs), out=str(out), export=export,
+            space=space or None, init_from=init_from, budget=parse_budget(self.budget))
+        _check_roles(resolved)
         resolved.check_run_dir()
         resolve_data_dir(self.data_dir)
         return resolved
 
-    def with_trial_budget(self, train_size):
-        """Copy with `epochs`/`max_trials` left unset taken from `default_budget`."""
-        epochs, max_trials = default_budget(train_size)
+    def with_search_defaults(self, train_size):
+        """Copy with `epochs`/`max_trials` left unset taken from the data size's defaults
+        (`tfopt.data.tasks.search_defaults`)."""
+        epochs, max_trials = search_defaults(train_size)
         return dataclasses.replace(self, epochs=self.epochs or epochs,
                                    max_trials=self.max_trials or max_trials)
 
@@ -147,7 +123,7 @@ class SearchConfig:
                 if previous.get(key) != getattr(self, key):
                     raise InputError(
                         f"--out '{run_dir}' holds a {_label(previous)} run; this search is "
-                        f"{_label(dataclasses.asdict(self))}" +
+                        f"{_label(self.recorded())}" +
                         (" with another search space" if key == "space" else "") +
                         ". Resume it with the same settings or choose a new --out.")
 
@@ -159,7 +135,7 @@ class SearchConfig:
             run_dir.mkdir(parents=True, exist_ok=True)
         except OSError as error:
             raise InputError(f"Cannot create --out '{run_dir}': {error.strerror}.") from error
-        write_json(run_dir / CONFIG_FILE, dataclasses.asdict(self), indent=2)  # workers share it
+        write_json(run_dir / CONFIG_FILE, self.recorded(), indent=2)  # workers share it
         return run_dir
 
 
@@ -213,6 +189,67 @@ def validate_space(model, space):
 
     base, addable = base_space(model)
     apply_space(space, base, addable=addable)
+
+
+def custom_name(custom):
+    """A name for the user's build function or HyperModel (None when there is none)."""
+    if custom is None:
+        return None
+    return getattr(custom, "__name__", None) or getattr(custom, "name", None) or \
+        type(custom).__name__
+
+
+def _model(task, model, custom, data):
+    """The model family: the one asked for (checked against the data), "custom" for the
+    user's own, else the task's."""
+    if custom is not None:
+        return "custom"
+    model = model or task.default_model
+    _check_choice("model", model, MODELS)
+    if MODELS[model] != task.modality:
+        fits = [m for m, kind in MODELS.items() if kind == task.modality]
+        raise InputError(f"Model '{model}' is for {MODELS[model]} data but "
+                         f"{_what(task, data)} is {task.modality}. "
+                         f"Use one of: {', '.join(fits)}.")
+    return model
+
+
+def _check_settings(config):
+    """The choices and numbers that need no data to check."""
+    if config.objective is not None:
+        _check_choice("objective", config.objective, OBJECTIVES)
+    if config.mixed_precision not in ("auto", True, False):
+        raise InputError(f"mixed_precision must be True, False or \"auto\" (bfloat16 where "
+                         f"the CPU computes it natively). Received: "
+                         f"mixed_precision={config.mixed_precision!r}")
+    if config.class_weights not in (None, True, False):
+        raise InputError(f"class_weights must be True, False or None (automatic). "
+                         f"Received: class_weights={config.class_weights!r}")
+    _check_choice("tuner", config.tuner, TUNERS)
+    _check_choice("strategy", config.strategy, STRATEGIES)
+    for name in ("seeds", "ensemble"):
+        _positive(name, getattr(config, name))
+    if isinstance(config.seed, bool) or not isinstance(config.seed, int) or config.seed < 0:
+        raise InputError(f"seed must be a non-negative integer. Received: seed={config.seed!r}")
+    if isinstance(config.verbose, bool) or config.verbose not in (0, 1, 2):
+        raise InputError(f"verbose must be 0 (silent), 1 or 2. Received: "
+                         f"verbose={config.verbose!r}")
+
+
+def _check_roles(config):
+    """Chief/worker and multi-worker settings that do not combine."""
+    if config.strategy == "multi_worker" and config.budget:
+        raise InputError("--budget is not supported with --strategy multi_worker (each "
+                         "machine would decide on its own clock); use --max-trials.")
+    if not (config.chief or config.worker is not None):
+        return
+    from tfopt.scale.roles import check_role
+
+    check_role(config.chief, config.worker, config.chief_address, config.budget)
+    if config.strategy == "multi_worker":
+        raise InputError("--strategy multi_worker trains one model on every machine of "
+                         "TF_CONFIG's cluster; it does not combine with --chief/--worker, "
+                         "which run different trials at once. Use one or the other.")
 
 
 def _check_choice(kind, value, known):

@@ -16,6 +16,7 @@ import re
 import shutil
 
 from tfopt.errors import InputError
+from tfopt.log import logger
 
 BACKUP_SUFFIX = ".bak"
 # keras-tuner's trial ids are zero-padded numbers; anything else in a state file is refused
@@ -59,7 +60,7 @@ def _write_atomically(tmp, path, data):
     os.replace(tmp, path)
 
 
-def read_json(path, say=print):
+def read_json(path):
     """The JSON in `path`, or in its backup when `path` is missing, empty or damaged.
 
     Raises:
@@ -71,7 +72,7 @@ def read_json(path, say=print):
         return json.loads(path.read_text())
     backup = path.with_name(path.name + BACKUP_SUFFIX)
     if _problem(backup) is None:
-        say(f"[tfopt] {path} is {problem}; restored it from {backup.name}")
+        logger.warning(f"{path} is {problem}; restored it from {backup.name}")
         obj = json.loads(backup.read_text())
         write_json(path, obj)
         return obj
@@ -79,12 +80,12 @@ def read_json(path, say=print):
                      f"{_problem(backup)}. Restore the file, or search again with a new --out.")
 
 
-def read_json_or(path, default, say=print):
+def read_json_or(path, default):
     """`read_json(path)`, or `default` when neither `path` nor its backup exists."""
     path = pathlib.Path(path)
     if not path.exists() and not path.with_name(path.name + BACKUP_SUFFIX).exists():
         return default
-    return read_json(path, say=say)
+    return read_json(path)
 
 
 def readable(path):

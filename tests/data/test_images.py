@@ -21,13 +21,13 @@ def test_digits_splits_are_fixed_stratified_and_scaled():
     assert np.bincount(first.y_test).min() >= 35  # every class is in the test split
 
 
-def test_offline_mnist_falls_back_to_the_bundled_5k_loudly(tmp_path, capsys):
+def test_offline_mnist_falls_back_to_the_bundled_5k_loudly(tmp_path, caplog):
     with pytest.warns(UserWarning, match="5,000-digit"):
         splits = images.load_mnist(tmp_path)
     assert "bundled MNIST 5k" in splits.source
     assert splits.sizes() == {"train": 3600, "val": 400, "test": 1000}
     assert np.bincount(splits.y_test).tolist() == [100] * 10
-    assert "NOT comparable" in capsys.readouterr().out
+    assert "NOT comparable" in caplog.text
 
 
 def test_mnist_npz_in_the_data_dir_is_used_first(tmp_path):

@@ -17,7 +17,8 @@ import keras_tuner as kt
 import pytest
 from keras_tuner.src import protos
 
-from tfopt.scale.chief_worker import TOKEN_ENV, check_role, parse_address, role, serve
+from tfopt.scale.chief_worker import role, serve
+from tfopt.scale.roles import TOKEN_ENV, check_role, parse_address
 from tfopt.errors import InputError, SearchError
 from tfopt.tuning.tuners import RandomSearchOracle
 

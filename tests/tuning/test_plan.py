@@ -90,7 +90,7 @@ def test_describe_states_trials_epochs_and_time():
 
 def test_retrain_epochs_count_every_retrain_on_the_bigger_split():
     from tfopt.config import SearchConfig
-    from tfopt.tuning.plan import retrain_epochs
+    from tfopt.tuning.budget import retrain_epochs
 
     config = SearchConfig(epochs=9, seeds=2, ensemble=3)
     assert retrain_epochs(config, 60 / 54) == pytest.approx(4 * 9 * 60 / 54)
@@ -129,7 +129,7 @@ def test_describe_states_the_budget_rule():
 @pytest.mark.parametrize("budget, expected", [(10_000, 27), (1_500, 9), (500, 3), (10, 3)])
 def test_epochs_for_budget_picks_the_largest_hyperband_schedule_that_fits(budget, expected):
     from tfopt.config import SearchConfig
-    from tfopt.tuning.plan import epochs_for_budget, estimated_seconds
+    from tfopt.tuning.budget import epochs_for_budget, estimated_seconds
     from tfopt.tuning.tuners import make_oracle, plan
 
     config = SearchConfig(epochs=27, budget=budget, retrain=False)

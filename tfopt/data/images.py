@@ -10,11 +10,12 @@ import numpy as np
 from tfopt.data.download import DataUnavailableError, check_sha256, download, find_local
 from tfopt.data.splits import make_splits
 from tfopt.errors import InputError
+from tfopt.log import logger
 
 KERAS_MIRROR = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/"
 MNIST_SHA256 = "731c5ac602752760c8e48fbffcf8c3b850d9dc2a2aedcf2cc48468fc17b673d1"
-# Project folder with the bundled offline fallback (datasets/prepare_mnist_5k.py).
-BUNDLED_MNIST = pathlib.Path(__file__).resolve().parents[2] / "datasets" / "mnist_5k.npz"
+# The offline fallback, shipped as package data (made by datasets/prepare_mnist_5k.py).
+BUNDLED_MNIST = pathlib.Path(__file__).resolve().parent / "mnist_5k.npz"
 
 IDX_FILES = ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
              "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")
@@ -57,12 +58,12 @@ def _bundled_mnist(reason):
         "  with full-MNIST results. Put mnist.npz in $TFOPT_DATA_DIR/mnist/ for the full set.\n"
         f"{'!' * 78}"
     )
-    print(message, flush=True)
+    logger.warning(message)
     warnings.warn("Using the bundled 5,000-digit MNIST subset, not full MNIST.", stacklevel=3)
     if not BUNDLED_MNIST.is_file():
         raise DataUnavailableError(
             f"MNIST is unavailable ({reason}) and the offline fallback {BUNDLED_MNIST} is missing; "
-            "run `python datasets/prepare_mnist_5k.py` in the tfopt repository.")
+            "reinstall tfopt (`pip install .`), which ships it as package data.")
     x, y = _read_npz(BUNDLED_MNIST, "x", "y")
     return make_splits(x[..., None], y, test_fraction=0.2, val_fraction=0.1,
                        class_names=DIGIT_CLASSES,

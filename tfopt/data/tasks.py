@@ -17,7 +17,7 @@ class Task:
 
     Text tasks are tokenized to `sequence_length` ids over `max_tokens` words
     (0: a length covering about 95% of the training texts).
-    The default search budget depends on the data's size, see `default_budget`.
+    The default search budget depends on the data's size, see `search_defaults`.
     """
 
     name: str
@@ -63,12 +63,12 @@ TASKS = {
 # (training examples up to, epochs, max_trials): Hyperband's max_epochs and a trial
 # cap that lets its first bracket finish, sized so that the default search ends in
 # under 20 minutes on a 2-core CPU. Small data trains in seconds, so it gets more.
-BUDGETS = ((20_000, 27, 40), (float("inf"), 9, 13))
+SEARCH_DEFAULTS = ((20_000, 27, 40), (float("inf"), 9, 13))
 
 
-def default_budget(train_size):
+def search_defaults(train_size):
     """(epochs, max_trials) of the default search on `train_size` training examples."""
-    return next((epochs, trials) for limit, epochs, trials in BUDGETS if train_size <= limit)
+    return next((epochs, trials) for limit, epochs, trials in SEARCH_DEFAULTS if train_size <= limit)
 
 
 def get_task(name):

@@ -3,6 +3,7 @@
 import keras
 from keras import layers
 
+from tfopt.choices import CLASSIFIER
 from tfopt.models._checks import check_classes_and_dropout, check_positive
 
 
@@ -72,5 +73,5 @@ def build_textcnn(
     x = layers.Dropout(dropout, name="dropout")(x)
     regularizer = keras.regularizers.L2(l2) if l2 else None
     outputs = layers.Dense(num_classes, activation="softmax", dtype="float32",
-                           kernel_regularizer=regularizer, name="predictions")(x)
+                           kernel_regularizer=regularizer, name=CLASSIFIER)(x)
     return keras.Model(inputs, outputs, name="textcnn")

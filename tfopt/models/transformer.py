@@ -3,6 +3,7 @@
 import keras
 from keras import layers, ops
 
+from tfopt.choices import CLASSIFIER
 from tfopt.models._checks import check_classes_and_dropout, check_positive
 
 
@@ -95,5 +96,5 @@ def build_transformer(
         x = layers.LayerNormalization(epsilon=1e-6, name=f"block{b}_norm2")(x + ff)
     x = layers.GlobalAveragePooling1D(name="avg_pool")(x)
     x = layers.Dropout(dropout, name="dropout")(x)
-    outputs = layers.Dense(num_classes, activation="softmax", dtype="float32", name="predictions")(x)
+    outputs = layers.Dense(num_classes, activation="softmax", dtype="float32", name=CLASSIFIER)(x)
     return keras.Model(inputs, outputs, name="transformer")

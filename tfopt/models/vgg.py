@@ -3,6 +3,7 @@
 import keras
 from keras import layers
 
+from tfopt.choices import CLASSIFIER
 from tfopt.models._checks import check_classes_and_dropout, check_positive
 
 
@@ -78,7 +79,7 @@ def build_vgg(
     x = layers.Flatten(name="flatten")(x)
     x = layers.Dense(dense_units, activation="relu", kernel_regularizer=regularizer, name="fc")(x)
     x = layers.Dropout(dropout, name="dropout")(x)
-    outputs = layers.Dense(num_classes, activation="softmax", dtype="float32", name="predictions")(x)
+    outputs = layers.Dense(num_classes, activation="softmax", dtype="float32", name=CLASSIFIER)(x)
     return keras.Model(inputs, outputs, name="vgg")
 
 

@@ -8,6 +8,7 @@ import time
 import warnings
 
 import keras
+import keras_tuner as kt
 import numpy as np
 from keras_tuner.engine.tuner import maybe_distribute
 
@@ -17,7 +18,9 @@ from tfopt.errors import SearchError
 from tfopt.results.loading import ensemble_label
 from tfopt.tuning.recovery import failed_trials_summary
 from tfopt.training.tensorboard_logs import tensorboard_callback
+from tfopt.tuning.hypermodels import make_hypermodel
 from tfopt.tuning.tuners import best_epochs, tuned_values
+from tfopt.log import logger
 
 
 def top_trials(oracle, k):
@@ -143,7 +146,7 @@ def _accuracy(y, probabilities):
 
 
 def finalize(tuner, hypermodel, data, *, retrain_best=True, seeds=1, ensemble=1, seed=0,
-             average_checkpoint=True, log_dir=None, verbose=1, say=print):
+             average_checkpoint=True, log_dir=None, verbose=1):
     """Builds the run's final model and evaluates every candidate on the test split.
 
     The best trial's keras-tuner checkpoint (trained on train only) is always
@@ -170,8 +173,8 @@ def finalize(tuner, hypermodel, data, *, retrain_best=True, seeds=1, ensemble=1,
                           "score" + (f" ({failed})" if failed else "") + ". Fix the cause and "
                           "run the same command to go on.")
     if len(trials) < ensemble:
-        say(f"[tfopt] only {len(trials)} completed trial(s) with distinct hyperparameters; "
-            f"the ensemble has {len(trials)} member(s), not {ensemble}")
+        logger.info(f"only {len(trials)} completed trial(s) with distinct hyperparameters; "
+                    f"the ensemble has {len(trials)} member(s), not {ensemble}")
     best = trials[0]
     with warnings.catch_warnings():  # the checkpoints' optimizer state is not needed
         warnings.simplefilter("ignore")
@@ -182,15 +185,15 @@ def finalize(tuner, hypermodel, data, *, retrain_best=True, seeds=1, ensemble=1,
                               "test_accuracy": _accuracy(data.y_test,
                                                          probabilities["checkpoint"])},
                "retrain": None, "ensemble": None}
-    say(f"[tfopt] best trial {best.trial_id}: checkpoint test_accuracy="
-        f"{summary['checkpoint']['test_accuracy']:.4f} (trained on train only)")
+    logger.info(f"best trial {best.trial_id}: checkpoint test_accuracy="
+                f"{summary['checkpoint']['test_accuracy']:.4f} (trained on train only)")
     members, names = checkpoints, [f"trial_{t.trial_id}" for t in trials]
     kind = "checkpoints"
     epochs = [best_epochs(t) for t in trials]
     if retrain_best:
         members, summary["retrain"] = _retrain_trials(
             hypermodel, trials, data, seeds=seeds, seed=seed, distribution=distribution,
-            log_dir=log_dir, verbose=verbose, say=say)
+            log_dir=log_dir, verbose=verbose)
         probabilities["retrained"] = summary["retrain"].pop("probabilities")
         kind, epochs = "retrained", [member_epochs(t, best) for t in trials]
         # The checkpoint (trained on train) and the retrained model (train+validation, from a
@@ -214,15 +217,14 @@ def finalize(tuner, hypermodel, data, *, retrain_best=True, seeds=1, ensemble=1,
         summary["ensemble"] = {"trial_ids": [t.trial_id for t in trials], "members": kind,
                                "names": names, "epochs": epochs,
                                "test_accuracy": _accuracy(data.y_test, probabilities["ensemble"])}
-        say(f"[tfopt] ensemble ({ensemble_label(summary['ensemble'])}): "
-            f"test_accuracy={summary['ensemble']['test_accuracy']:.4f}")
+        logger.info(f"ensemble ({ensemble_label(summary['ensemble'])}): "
+                    f"test_accuracy={summary['ensemble']['test_accuracy']:.4f}")
     summary["final_model"] = ("ensemble" if len(members) > 1 else
                               "retrained" if retrain_best else "checkpoint")
     return final, network, summary, probabilities
 
 
-def _retrain_trials(hypermodel, trials, data, *, seeds, seed, distribution, log_dir, verbose,
-                    say):
+def _retrain_trials(hypermodel, trials, data, *, seeds, seed, distribution, log_dir, verbose):
     """Retrains the best trial with each seed and the other trials with `seed`;
     returns (one model per trial, the retrain summary)."""
     x = np.concatenate([data.x_train, data.x_val])
@@ -235,10 +237,10 @@ def _retrain_trials(hypermodel, trials, data, *, seeds, seed, distribution, log_
         epochs = member_epochs(trial, best)
         why = "its best" if epochs == best_epochs(trial) else \
             f"cut off by Hyperband at its best {best_epochs(trial)}: the best trial's"
-        say(f"[tfopt] retrain {number} of {len(runs)}: trial {trial.trial_id}'s "
-            f"hyperparameters on train+validation ({len(y):,} examples) for {epochs} "
-            f"{'epoch' if epochs == 1 else 'epochs'} "
-            f"({why}), seed {run_seed}")
+        logger.info(f"retrain {number} of {len(runs)}: trial {trial.trial_id}'s "
+                    f"hyperparameters on train+validation ({len(y):,} examples) for {epochs} "
+                    f"{'epoch' if epochs == 1 else 'epochs'} "
+                    f"({why}), seed {run_seed}")
         callbacks = []
         if number == 1 and log_dir is not None:
             callbacks.append(tensorboard_callback(log_dir))
@@ -248,7 +250,7 @@ def _retrain_trials(hypermodel, trials, data, *, seeds, seed, distribution, log_
         if trial is best:
             probabilities = predict_probabilities(model, data.x_test, data.y_test)
             accuracies.append(_accuracy(data.y_test, probabilities))
-            say(f"[tfopt] retrained, seed {run_seed}: test_accuracy={accuracies[-1]:.4f}")
+            logger.info(f"retrained, seed {run_seed}: test_accuracy={accuracies[-1]:.4f}")
             if len(accuracies) == 1:
                 models.append(model)
                 first_probabilities = probabilities
@@ -263,3 +265,24 @@ def _retrain_trials(hypermodel, trials, data, *, seeds, seed, distribution, log_
         "seconds": round(time.time() - started, 1),
         "probabilities": first_probabilities,
     }
+
+
+def train_from_scratch(run, data, *, epochs, seed, loss, metrics, verbose=0):
+    """The source's architecture and best hyperparameters, randomly initialised and trained on
+    the new data's train+validation for `epochs`: the baseline fine-tuning must beat.
+
+    Returns:
+        {"epochs", "test_accuracy", "seconds"}.
+    """
+    started = time.time()
+    hypermodel = make_hypermodel(run.results["model"], data, loss=loss, metrics=metrics)
+    hp = kt.HyperParameters()
+    hypermodel.declare_hyperparameters(hp)
+    hp.values.update(run.best_hyperparameters)
+    train_val = to_dataset(np.concatenate([data.x_train, data.x_val]),
+                           np.concatenate([data.y_train, data.y_val]), data.modality)
+    model = retrain(hypermodel, hp, train_val, epochs=epochs, seed=seed, verbose=verbose)
+    probabilities = predict_probabilities(model, data.x_test, data.y_test)
+    return {"epochs": epochs,
+            "test_accuracy": float(np.mean(probabilities.argmax(axis=1) == data.y_test)),
+            "seconds": round(time.time() - started, 1)}

@@ -6,6 +6,7 @@ import pathlib
 import re
 import zipfile
 
+from tfopt.choices import CLASSIFIER
 from tfopt.errors import InputError
 
 FINAL_MODEL = "final_model.keras"
@@ -96,3 +97,33 @@ def ensemble_label(ensemble):
     """ "retrained of trials 0003, 0007" or "retrained and checkpoint of trial 0003"."""
     ids = ensemble["trial_ids"]
     return f"{ensemble['members']} of trial{'s' * (len(ids) > 1)} {', '.join(ids)}"
+
+
+@dataclasses.dataclass
+class Source:
+    """The finished run fine-tuning starts from: its trained `network` (no preprocessing)
+    and the `run` as `tfopt.load` returns it."""
+
+    network: object  # a keras.Model
+    run: object
+
+
+def load_source(run_dir):
+    """The `Source` of `--init-from RUN_DIR`. An ensemble's best member (its first)
+    stands for it.
+
+    Raises:
+        InputError: if `run_dir` is not a finished run, or its network has no
+            `predictions` classifier to replace (e.g. a custom model).
+    """
+    import keras
+
+    run = load(run_dir)
+    network = next(layer for layer in run.model.layers if isinstance(layer, keras.Model))
+    if network.name == "ensemble":
+        network = next(layer for layer in network.layers if isinstance(layer, keras.Model))
+    if CLASSIFIER not in [layer.name for layer in network.layers]:
+        raise InputError(f"--init-from {run_dir}: its network '{network.name}' has no "
+                         f"'{CLASSIFIER}' layer to replace; fine-tuning needs a run of a tfopt "
+                         "family (vgg, textcnn, transformer).")
+    return Source(network, run)

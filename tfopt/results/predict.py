@@ -7,6 +7,7 @@ import numpy as np
 
 from tfopt.data.user_data import IMAGE_SUFFIXES
 from tfopt.errors import InputError
+from tfopt.log import logger
 
 
 def predict(run_dir, source, *, stdin=None):
@@ -64,7 +65,7 @@ def read_texts(source, *, stdin=None):
     lines = [line for line in all_lines if line.strip()]
     skipped = len(all_lines) - len(lines)
     if skipped:
-        print(f"[tfopt] skipped {skipped} empty line(s) of --input {source}", file=sys.stderr)
+        logger.warning(f"skipped {skipped} empty line(s) of --input {source}")
     if not lines:
         raise InputError(f"--input '{source}' holds no text; expected one example per line.")
     return lines

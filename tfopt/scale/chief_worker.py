@@ -20,7 +20,6 @@ trial to another, and re-runs running trials when restarted. Here:
 
 import collections
 import contextlib
-import functools
 import hmac
 import os
 import pathlib
@@ -38,52 +37,15 @@ from keras_tuner.src.engine import trial as trial_module
 
 from tfopt.durable import check_name
 from tfopt.errors import InputError, SearchError
+from tfopt.scale.roles import DEFAULT_ADDRESS, TOKEN_ENV, parse_address
 from tfopt.tuning.recovery import failure_reason
+from tfopt.log import logger
 
-DEFAULT_ADDRESS = "127.0.0.1:8470"  # the chief binds loopback unless told otherwise
-TOKEN_ENV = "TFOPT_CHIEF_TOKEN"
 TOKEN_FILE = "chief.token"
 LEASE_ENV = "TFOPT_LEASE_SECONDS"
 LEASE_SECONDS = 120.0  # a worker silent this long loses its trial
 HEARTBEAT_SECONDS = 5.0
 _TOKEN_KEY, _TUNER_KEY, _HEARTBEAT_KEY = "tfopt-token", "tfopt-tuner-id", "tfopt-heartbeat"
-_print = functools.partial(print, flush=True)
-
-
-def parse_address(text):
-    """(host, port) from "HOST:PORT".
-
-    Raises:
-        InputError: for anything else.
-    """
-    host, _, port = str(text).rpartition(":")
-    if not host or not port.isdigit() or not 0 < int(port) < 65536:
-        raise InputError(f"--chief-address must be HOST:PORT, e.g. 127.0.0.1:8470. "
-                         f"Received: {text!r}")
-    return host.strip("[]"), int(port)
-
-
-def check_role(chief=False, worker=None, address=None, budget=None):
-    """Checks a chief/worker request before anything is loaded.
-
-    Raises:
-        InputError: for both roles at once, a worker without the chief's address, a
-            bad address or worker id, or a wall-clock budget (not supported here yet).
-    """
-    if not chief and worker is None:
-        return
-    if chief and worker is not None:
-        raise InputError("A process is either the chief (--chief) or a worker (--worker ID), "
-                         "not both. Start one process of each.")
-    if worker is not None:
-        check_name("worker id", str(worker))
-        if not address:
-            raise InputError("--worker needs --chief-address HOST:PORT (the address the chief "
-                             "printed when it started).")
-    parse_address(address or DEFAULT_ADDRESS)
-    if budget:
-        raise InputError("--budget is not supported with --chief/--worker yet; bound a "
-                         "distributed search with --max-trials instead.")
 
 
 @contextlib.contextmanager
@@ -113,11 +75,11 @@ def connect(tuner, run_dir):
     tuner.oracle = WorkerClient(tuner.oracle._oracle, worker_token(run_dir))
 
 
-def serve_search(tuner, run_dir, address=None, say=_print):
+def serve_search(tuner, run_dir, address=None):
     """The chief's part of the search: serves the oracle until every trial has ended."""
     tuner.oracle.verbose = 0
     tuner.save()
-    serve(tuner.oracle, address or DEFAULT_ADDRESS, chief_token(run_dir), say=say)
+    serve(tuner.oracle, address or DEFAULT_ADDRESS, chief_token(run_dir))
 
 
 def chief_token(run_dir):
@@ -296,7 +258,7 @@ class GuardedServicer(oracle_chief.OracleServicer):
         return self._serve(context, lambda _: super(GuardedServicer, self).GetBestTrials(
             request, context))
 
-    def reassign_silent(self, say=_print):
+    def reassign_silent(self):
         """Puts back in the queue the trial of each worker silent for longer than the lease,
         and forgets silent workers, so the search can end without them."""
         now = time.monotonic()
@@ -309,8 +271,8 @@ class GuardedServicer(oracle_chief.OracleServicer):
                 if trial is not None:
                     self.oracle.owners.pop(trial.trial_id, None)
                     self.oracle._retry_queue.append(trial.trial_id)
-                    say(f"[tfopt] chief: {tuner_id} silent for over {self.lease:.0f} s; trial "
-                        f"{trial.trial_id} goes back to the queue")
+                    logger.info(f"chief: {tuner_id} silent for over {self.lease:.0f} s; trial "
+                                f"{trial.trial_id} goes back to the queue")
             if silent:
                 self.oracle.save()
 
@@ -334,7 +296,7 @@ class _Refused(Exception):
         self.code, self.message = code, message
 
 
-def serve(oracle, address, token, *, lease=None, say=_print):
+def serve(oracle, address, token, *, lease=None):
     """Serves `oracle` to workers at `address` until the search is done and every worker
     has been told so (or went silent)."""
     host, port = parse_address(address)
@@ -350,19 +312,19 @@ def serve(oracle, address, token, *, lease=None, say=_print):
         raise InputError(f"The chief cannot listen on {host}:{port} (in use, or not an address "
                          "of this machine). Choose another --chief-address.")
     server.start()
-    say(f"[tfopt] chief: serving the search on {host}:{port}; start workers with "
-        f"--worker ID --chief-address {host}:{port} on the same --out")
+    logger.info(f"chief: serving the search on {host}:{port}; start workers with "
+                f"--worker ID --chief-address {host}:{port} on the same --out")
     try:
         while not servicer.finished():
             time.sleep(0.5)
-            servicer.reassign_silent(say)
+            servicer.reassign_silent()
     finally:
         server.stop(grace=2).wait()
     if servicer.stopping is not None:
-        say("[tfopt] chief: the search stopped; the running trials have ended and every "
-            "worker has stopped")
+        logger.info("chief: the search stopped; the running trials have ended and every "
+                    "worker has stopped")
         raise servicer.stopping
-    say("[tfopt] chief: every trial has ended and every worker has stopped")
+    logger.info("chief: every trial has ended and every worker has stopped")
 
 
 class _Metadata(grpc.UnaryUnaryClientInterceptor):
@@ -463,5 +425,5 @@ class WorkerClient(oracle_client.OracleClient):
         if error.code() not in (grpc.StatusCode.PERMISSION_DENIED,
                                 grpc.StatusCode.FAILED_PRECONDITION):
             raise error
-        print(f"[tfopt] worker {self.tuner_id}: the chief refused trial {trial_id}'s result "
-              f"({error.details()}); it was given to another worker", flush=True)
+        logger.info(f"worker {self.tuner_id}: the chief refused trial {trial_id}'s result "
+                    f"({error.details()}); it was given to another worker")

@@ -10,13 +10,14 @@ import subprocess
 import sys
 import threading
 
-from tfopt.scale.chief_worker import TOKEN_ENV
+from tfopt.scale.roles import TOKEN_ENV
 from tfopt.errors import InputError
+from tfopt.log import logger
 
 _OWN_FLAGS = ("--workers", "--gpus-per-trial", "--out", "--chief-address")
 
 
-def launch(argv, workers, out, gpus_per_trial=0, say=print):
+def launch(argv, workers, out, gpus_per_trial=0):
     """Runs `tfopt search` with `argv` as a chief and `workers` workers on the run folder
     `out`; returns the chief's exit code (a worker that fails is reported, and the chief
     gives its trial to another)."""
@@ -30,8 +31,7 @@ def launch(argv, workers, out, gpus_per_trial=0, say=print):
     base = [sys.executable, "-m", "tfopt", "search", *_without_own_flags(argv), "--out", out,
             "--chief-address", address]
     cores = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
-    say(f"[tfopt] launching a chief and {workers} worker(s) on {address}, run folder {out}",
-        flush=True)
+    logger.info(f"launching a chief and {workers} worker(s) on {address}, run folder {out}")
     chief = _start(base + ["--chief"], env, "chief")
     children = [chief]
     for k in range(workers):
@@ -57,7 +57,7 @@ def launch(argv, workers, out, gpus_per_trial=0, say=print):
         child.relay.join(timeout=10)
     for k, child in enumerate(children[1:], 1):
         if child.returncode:
-            say(f"[tfopt] worker {k} exited with code {child.returncode}", flush=True)
+            logger.info(f"worker {k} exited with code {child.returncode}")
     return code
 
 
@@ -100,5 +100,7 @@ def _start(command, env, name, cpus=None):
 
 
 def _relay(stream, prefix):
+    """Passes a child process's own output on, each line prefixed with its role."""
     for line in stream:
-        print(prefix + line, end="", flush=True)
+        sys.stdout.write(prefix + line)
+        sys.stdout.flush()

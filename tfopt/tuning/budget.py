@@ -2,20 +2,29 @@
 
 The search asks `Budget.fits` before launching each trial; a trial that would
 end past the deadline is not started (Hyperband then continues the best trial
-for the epochs left, see `tfopt.tuning.tuners`), and `tfopt.callbacks.DeadlineCallback`
+for the epochs left, see `tfopt.tuning.tuners`), and `tfopt.training.callbacks.DeadlineCallback`
 ends a running trial at the deadline. Time for the final retraining is set
 aside as the search goes, from the best trial so far, when it takes at most
 `RETRAIN_SHARE` of the budget (`RETRAIN_SHARE_NO_SEARCH` when the budget is
 too short to search and the defaults train instead); a retraining that costs
 more than that is not kept aside and its time goes to the search; should the
 search end with enough time left, it retrains all the same (otherwise the
-final model is the best trial's checkpoint)."""
+final model is the best trial's checkpoint).
 
+Everything about the wall-clock budget is here: parsing it, the plan's arithmetic under it
+(`epochs_for_budget`, `kept_retrain_epochs`), the `Budget` a search asks (`for_search`), the
+callback that ends a trial at the deadline (`callbacks`), whether the final model retrains in
+the time left (`retrain_decision`) and what results.json records (`summary`). The oracles
+ask it through `tfopt.tuning.tuners._WithinBudget`."""
+
+import dataclasses
+import functools
 import math
 import re
 import time
 
 from tfopt.errors import InputError
+from tfopt.log import logger
 from tfopt.tuning.model_cost import epoch_seconds_by_cost
 
 _UNITS = {"s": 1, "m": 60, "h": 3600}
@@ -282,3 +291,111 @@ class Budget:
         if best_epochs is not None:
             self.best_epochs = best_epochs
             self._best_trial_id = best_trial_id
+
+
+def retrain_epochs(config, train_val_ratio):
+    """Most epochs the final stage trains, in epochs of the training split: each
+    retrain (seeds of the best trial, then the other ensemble members) runs at
+    most `config.epochs` epochs on train+validation (`train_val_ratio` times the
+    training split)."""
+    if not config.retrain:
+        return 0
+    runs = config.seeds + config.ensemble - 1
+    return runs * config.epochs * train_val_ratio
+
+
+def kept_retrain_epochs(config, train_val_ratio, epoch_seconds):
+    """`retrain_epochs`, or 0 under a budget where retraining would take more than
+    `tfopt.budget.RETRAIN_SHARE` of it (the final model is then the best checkpoint)."""
+    epochs = retrain_epochs(config, train_val_ratio)
+    if config.budget and epochs * epoch_seconds > RETRAIN_SHARE * config.budget:
+        return 0
+    return epochs
+
+
+def estimated_seconds(trials, epochs, setup, epoch_seconds, retrain_epochs=0):
+    """Seconds of a plan of `trials` trials, `epochs` epochs in all, then the retraining."""
+    return trials * setup + (epochs + retrain_epochs) * epoch_seconds
+
+
+def epochs_for_budget(config, setup, epoch_seconds, train_val_ratio):
+    """The largest Hyperband `max_epochs` of `config.epochs`, /3, /9, ... (at least 3) whose
+    brackets (one round of each, uncapped), retraining included (when kept aside), fit
+    `config.budget` seconds."""
+    from tfopt.tuning.tuners import make_oracle, plan
+
+    epochs = config.epochs
+    while epochs > 3:
+        trials, total = plan(make_oracle("hyperband", "val_accuracy", epochs=epochs), epochs)
+        final = kept_retrain_epochs(dataclasses.replace(config, epochs=epochs), train_val_ratio,
+                                    epoch_seconds)
+        if estimated_seconds(trials, total, setup, epoch_seconds, final) <= config.budget:
+            break
+        epochs = max(3, epochs // 3)
+    return epochs
+
+
+def for_search(config, plan, sizes, hypermodel, started):
+    """The `Budget` of a search under `config.budget` (None without one), from its `plan`
+    (`tfopt.tuning.plan.Plan`) and the splits' `sizes`; `started` is when the command began."""
+    if not config.budget:
+        return None
+    from tfopt.tuning.model_cost import configuration_cost
+
+    return Budget(config.budget, spent=time.time() - started, setup=plan.setup,
+                  epoch_seconds=plan.epoch_seconds, train_val_ratio=plan.train_val_ratio,
+                  test_ratio=sizes["test"] / sizes["train"],
+                  final_runs=(config.seeds + config.ensemble - 1) * config.retrain,
+                  explore=plan.explore, timings=plan.timings,
+                  cost=functools.partial(configuration_cost, hypermodel))
+
+
+def callbacks(budget):
+    """The Keras callbacks that end a running trial at the budget's deadline."""
+    if budget is None:
+        return []
+    from tfopt.training.callbacks import DeadlineCallback
+
+    return [DeadlineCallback(budget)]
+
+
+def retrain_decision(config, budget):
+    """Whether to retrain: as asked, unless the budget's time left cannot fit it."""
+    if budget is None:
+        return config.retrain
+    if budget.stopped:
+        logger.info(f"budget: no more trials: {budget.stopped}")
+    if budget.redrawn:
+        logger.info(f"budget: {budget.redrawn} drawn model(s) would not have ended in time; "
+                    "others were drawn in their place")
+    for trial_id, begin, end in budget.continued:
+        logger.info(f"budget: continued trial {trial_id} from epoch {begin} to {end} with the "
+                    "time left")
+    if not config.retrain:
+        return False
+    needed = budget.final_seconds(runs=config.seeds + config.ensemble - 1)
+    left = budget.remaining() - budget.margin
+    kept = budget.final_runs and budget.keeps_final()
+    if needed <= left:  # kept aside, or the search ended early enough
+        if not kept:
+            logger.info(f"budget: the search ended with {format_seconds(left)} left; "
+                        f"retraining (about {format_seconds(needed)}) fits in it")
+        return True
+    over_share = needed > budget.retrain_share() * budget.seconds
+    why = (f" (more than {budget.retrain_share():.0%} of the {format_seconds(budget.seconds)} "
+           "budget, so no time was kept for it)") if over_share else ""
+    logger.info(f"budget: no retraining: it would take about {format_seconds(needed)}{why}, "
+                f"{format_seconds(max(0.0, left))} are left; the final model is the best "
+                "trial's checkpoint")
+    return False
+
+
+def summary(budget, retrained, config):
+    """What results.json records about the wall-clock budget (None without one)."""
+    if budget is None:
+        return None
+    return {"seconds": config.budget, "max_epochs": config.epochs, "stopped": budget.stopped,
+            "searched": budget.explore, "redrawn": budget.redrawn,
+            "continued": [{"trial_id": t, "from_epoch": b, "to_epoch": e}
+                          for t, b, e in budget.continued],
+            "retrain_skipped": bool(config.retrain and not retrained)}

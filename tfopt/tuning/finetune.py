@@ -6,50 +6,14 @@ fine-tuning learning rate are hyperparameters. The same architecture trained
 from scratch on the new data is the baseline the report compares against.
 """
 
-import dataclasses
 import re
-import time
 
 import keras
-import keras_tuner as kt
 import numpy as np
 
-from tfopt.data.pipeline import to_dataset
-from tfopt.errors import InputError
-from tfopt.results.final import predict_probabilities, retrain
-from tfopt.tuning.hypermodels import FamilyHyperModel, make_hypermodel
+from tfopt.choices import CLASSIFIER
+from tfopt.tuning.hypermodels import FamilyHyperModel
 
-HEAD = "predictions"
-
-
-@dataclasses.dataclass
-class Source:
-    """The finished run fine-tuning starts from: its trained `network` (no preprocessing)
-    and the `run` as `tfopt.load` returns it."""
-
-    network: keras.Model
-    run: object
-
-
-def load_source(run_dir):
-    """The `Source` of `--init-from RUN_DIR`. An ensemble's best member (its first)
-    stands for it.
-
-    Raises:
-        InputError: if `run_dir` is not a finished run, or its network has no
-            `predictions` classifier to replace (e.g. a custom model).
-    """
-    from tfopt.results.loading import load
-
-    run = load(run_dir)
-    network = next(layer for layer in run.model.layers if isinstance(layer, keras.Model))
-    if network.name == "ensemble":
-        network = next(layer for layer in network.layers if isinstance(layer, keras.Model))
-    if HEAD not in [layer.name for layer in network.layers]:
-        raise InputError(f"--init-from {run_dir}: its network '{network.name}' has no "
-                         f"'{HEAD}' layer to replace; fine-tuning needs a run of a tfopt "
-                         "family (vgg, textcnn, transformer).")
-    return Source(network, run)
 
 
 def source_vocabulary(source):
@@ -66,7 +30,7 @@ def blocks(network):
     layers are grouped by their name's first part (block1_conv1 -> block1, conv3 -> conv)."""
     names = []
     for layer in network.layers:
-        if layer.weights and layer.name != HEAD and block_of(layer.name) not in names:
+        if layer.weights and layer.name != CLASSIFIER and block_of(layer.name) not in names:
             names.append(block_of(layer.name))
     return names
 
@@ -112,8 +76,8 @@ class FineTuneHyperModel(FamilyHyperModel):
         backbone.set_weights(self.pretrained)
         for layer in backbone.layers:
             layer.trainable = block_of(layer.name) not in frozen
-        outputs = keras.layers.Dense(self.num_classes, activation="softmax", name=HEAD)(
-            backbone.get_layer(HEAD).input)
+        outputs = keras.layers.Dense(self.num_classes, activation="softmax", name=CLASSIFIER)(
+            backbone.get_layer(CLASSIFIER).input)
         return keras.Model(backbone.input, outputs, name=f"{self.network.name}_finetuned")
 
 
@@ -145,24 +109,3 @@ def match_images(splits, shape):
             setattr(splits, f"x_{part}", np.round(x.numpy()).clip(0, 255).astype(np.uint8))
     note = match_channels(splits, shape[2])
     return notes + ([note] if note else [])
-
-
-def train_from_scratch(run, data, *, epochs, seed, loss, metrics, verbose=0):
-    """The source's architecture and best hyperparameters, randomly initialised and trained on
-    the new data's train+validation for `epochs`: the baseline fine-tuning must beat.
-
-    Returns:
-        {"epochs", "test_accuracy", "seconds"}.
-    """
-    started = time.time()
-    hypermodel = make_hypermodel(run.results["model"], data, loss=loss, metrics=metrics)
-    hp = kt.HyperParameters()
-    hypermodel.declare_hyperparameters(hp)
-    hp.values.update(run.best_hyperparameters)
-    train_val = to_dataset(np.concatenate([data.x_train, data.x_val]),
-                           np.concatenate([data.y_train, data.y_val]), data.modality)
-    model = retrain(hypermodel, hp, train_val, epochs=epochs, seed=seed, verbose=verbose)
-    probabilities = predict_probabilities(model, data.x_test, data.y_test)
-    return {"epochs": epochs,
-            "test_accuracy": float(np.mean(probabilities.argmax(axis=1) == data.y_test)),
-            "seconds": round(time.time() - started, 1)}

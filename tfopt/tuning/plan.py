@@ -8,10 +8,13 @@ import typing
 import keras
 import keras_tuner as kt
 
-from tfopt.tuning.budget import RETRAIN_SHARE
+from tfopt.tuning.budget import (RETRAIN_SHARE, epochs_for_budget, estimated_seconds,
+                                  format_seconds, kept_retrain_epochs)
 from tfopt.data.pipeline import batched, first_batches
+from tfopt.log import logger
 from tfopt.training.strategy import build_training_state, clear_session, gpu_count
 from tfopt.tuning.model_cost import multiply_adds
+from tfopt.tuning.tuners import make_oracle, plan as count_trials
 
 # On CPU the probe times a configuration at this batch size when its own is larger, and scales
 # its time an example to its own batch. Measured on Fashion-MNIST, one core (2-core AMD EPYC):
@@ -19,6 +22,82 @@ from tfopt.tuning.model_cost import multiply_adds
 # by their own, and 3.8-4.0 s of probing each instead of 12.3-12.7 s (the default, batch 64: 30.3
 # against 29.7 s). On a GPU a small batch costs far more an example, so it times its own there.
 CPU_PROBE_BATCH = 32
+
+
+REPEATS = 1000  # Hyperband iterations under a wall-clock budget: the budget ends the search
+
+
+@dataclasses.dataclass(frozen=True)
+class Plan:
+    """What the search will do and how long it should take."""
+
+    tuner: str
+    trials: int  # trials the tuner will run (one round of brackets when `repeat`)
+    epochs: int  # epochs in all over those trials
+    max_epochs: int  # the config's `epochs`, chosen for the budget under Hyperband
+    max_trials: int  # None when a budget ends Hyperband's repeated brackets
+    iterations: int  # Hyperband iterations
+    setup: float  # the probe's seconds to build a model
+    epoch_seconds: float  # and seconds an epoch
+    timings: list  # (multiply-adds an example, seconds an epoch) of each model timed
+    train_val_ratio: float  # train+validation over train examples
+    repeat: bool  # Hyperband's brackets go round until the budget is spent
+    explore: bool  # False: the budget is too short to search; the defaults train
+    retrain_epochs: float  # epochs kept aside for retraining
+    budget: float  # seconds, or None
+    text: str  # the plan line a person reads
+
+    def as_dict(self):
+        """What `tfopt.search(..., plan_only=True)` returns."""
+        return {"tuner": self.tuner, "trials": self.trials, "epochs": self.epochs,
+                "max_epochs": self.max_epochs, "setup_seconds": round(self.setup, 2),
+                "epoch_seconds": round(self.epoch_seconds, 2), "budget_seconds": self.budget,
+                "estimated_seconds": round(estimated_seconds(
+                    self.trials, self.epochs, self.setup, self.epoch_seconds,
+                    self.retrain_epochs)),
+                "text": self.text}
+
+
+def make_plan(config, space, data, *, started):
+    """The `Plan` of the search `config` describes, on `data` (`tfopt.runner.Data`), from a
+    timing probe of the space's models (`space`: `tfopt.runner.Space`).
+
+    The probe's time is the search's: a search times the default model and one sample,
+    `--plan` (which only prints the plan) three samples. Under a budget Hyperband's
+    brackets repeat until it is spent (unless `max_trials` is given), with the largest
+    `max_epochs` whose round fits (unless `epochs` is given); too short for one round,
+    the defaults train instead (`explore` False).
+    """
+    epochs_given, trials_given = data.given
+    setup, epoch_seconds, timings = probe(space.hypermodel, data.train, data.sizes["train"],
+                                          space=space.hyperparameters,
+                                          samples=3 if config.plan_only else 1)
+    ratio = (data.sizes["train"] + data.sizes["val"]) / data.sizes["train"]
+    repeat = bool(config.budget) and config.tuner == "hyperband" and not trials_given
+    if repeat:
+        epochs = config.epochs if epochs_given else epochs_for_budget(
+            config, setup, epoch_seconds, ratio)
+        config = dataclasses.replace(config, epochs=epochs, max_trials=None)
+    trials, total = count_trials(make_oracle(
+        config.tuner, data.settings["objective"], max_trials=config.max_trials,
+        epochs=config.epochs, hyperparameters=space.hyperparameters,
+        hypermodel=space.hypermodel), config.epochs)
+    left = (config.budget or 0) - (time.time() - started)
+    explore = not (repeat and not epochs_given and estimated_seconds(
+        trials, total, setup, epoch_seconds) > left)
+    kept = kept_retrain_epochs(config, ratio, epoch_seconds) if explore else 0
+    text = describe(config.tuner, trials, total, setup, epoch_seconds,
+                    retrain_epochs=kept, budget=config.budget, repeat=repeat, explore=explore,
+                    retrain=config.retrain)
+    first = setup + (1 if config.tuner == "hyperband" else config.epochs) \
+        * epoch_seconds
+    if config.budget and first > left:
+        logger.info(f"budget: {format_seconds(config.budget)} is shorter than one trial (about "
+                    f"{format_seconds(first)} after loading and timing); the first trial runs "
+                    "anyway and is stopped at the deadline")
+    return Plan(config.tuner, trials, total, config.epochs, config.max_trials,
+                REPEATS if repeat else 1, setup, epoch_seconds, timings,
+                ratio, repeat, explore, kept, config.budget, text)
 
 
 class Probe(typing.NamedTuple):
@@ -113,48 +192,6 @@ def _time_one(hypermodel, hp, train, train_size, steps, seconds, timed=3, batch=
     return setup, 1.1 * own_step * math.ceil(train_size / batch_size), cost
 
 
-def retrain_epochs(config, train_val_ratio):
-    """Most epochs the final stage trains, in epochs of the training split: each
-    retrain (seeds of the best trial, then the other ensemble members) runs at
-    most `config.epochs` epochs on train+validation (`train_val_ratio` times the
-    training split)."""
-    if not config.retrain:
-        return 0
-    runs = config.seeds + config.ensemble - 1
-    return runs * config.epochs * train_val_ratio
-
-
-def kept_retrain_epochs(config, train_val_ratio, epoch_seconds):
-    """`retrain_epochs`, or 0 under a budget where retraining would take more than
-    `tfopt.budget.RETRAIN_SHARE` of it (the final model is then the best checkpoint)."""
-    epochs = retrain_epochs(config, train_val_ratio)
-    if config.budget and epochs * epoch_seconds > RETRAIN_SHARE * config.budget:
-        return 0
-    return epochs
-
-
-def estimated_seconds(trials, epochs, setup, epoch_seconds, retrain_epochs=0):
-    """Seconds of a plan of `trials` trials, `epochs` epochs in all, then the retraining."""
-    return trials * setup + (epochs + retrain_epochs) * epoch_seconds
-
-
-def epochs_for_budget(config, setup, epoch_seconds, train_val_ratio):
-    """The largest Hyperband `max_epochs` of `config.epochs`, /3, /9, ... (at least 3) whose
-    brackets (one round of each, uncapped), retraining included (when kept aside), fit
-    `config.budget` seconds."""
-    from tfopt.tuning.tuners import make_oracle, plan
-
-    epochs = config.epochs
-    while epochs > 3:
-        trials, total = plan(make_oracle("hyperband", "val_accuracy", epochs=epochs), epochs)
-        final = kept_retrain_epochs(dataclasses.replace(config, epochs=epochs), train_val_ratio,
-                                    epoch_seconds)
-        if estimated_seconds(trials, total, setup, epoch_seconds, final) <= config.budget:
-            break
-        epochs = max(3, epochs // 3)
-    return epochs
-
-
 def describe(tuner_kind, trials, epochs, setup, epoch_seconds, *, retrain_epochs=0,
              budget=None, repeat=False, explore=True, retrain=True):
     """One paragraph a person can check the search against.
@@ -167,7 +204,7 @@ def describe(tuner_kind, trials, epochs, setup, epoch_seconds, *, retrain_epochs
     search_seconds = trials * setup + epochs * epoch_seconds
     final_seconds = retrain_epochs * epoch_seconds
     scope = "one round of its brackets:" if repeat else "up to"
-    text = (f"[tfopt] plan: {tuner_kind}, {scope} {trials} trials, {epochs} epochs in all; a "
+    text = (f"plan: {tuner_kind}, {scope} {trials} trials, {epochs} epochs in all; a "
             f"typical model takes {setup:.1f} s to build and {epoch_seconds:.1f} s an epoch, "
             f"so about {_minutes(search_seconds)}")
     if retrain_epochs:

@@ -21,6 +21,7 @@ from keras_tuner.src.distribute import utils as dist_utils
 from tfopt.durable import check_name, read_json, read_json_or, readable, write_json
 from tfopt.errors import InputError, SearchError
 from tfopt.training.multi_worker import ReplicaCheckpoint, lost_a_member, writes_results
+from tfopt.log import logger
 
 MAX_ATTEMPTS = 3  # starts of one trial (counted on disk) before it is marked FAILED
 ATTEMPTS_FILE = "attempts.json"
@@ -63,8 +64,8 @@ class DurableOracle:
                 records[tid] = record
             else:  # written when the trial was created, but the kill came before oracle.json
                 orphan = _set_aside(project / f"trial_{tid}")
-                print(f"[tfopt] trial {tid} was created just before the search was killed and "
-                      f"never started; its folder is kept as {orphan.name}", flush=True)
+                logger.info(f"trial {tid} was created just before the search was killed and "
+                            f"never started; its folder is kept as {orphan.name}")
         lost = [tid for tid in started if tid not in records]
         if lost:
             raise InputError(f"{project}: trials {', '.join(lost)} are listed in oracle.json but "
@@ -74,8 +75,8 @@ class DurableOracle:
         for tid in started:  # a deleted trial folder: its record comes back (not its checkpoint)
             path = pathlib.Path(self._get_trial_dir(tid), TRIAL_FILE)
             if not readable(path):
-                print(f"[tfopt] {path} was missing or damaged; restored its record from "
-                      "oracle.json", flush=True)
+                logger.info(f"{path} was missing or damaged; restored its record from "
+                            "oracle.json")
                 self._save_trial(self.trials[tid])
         _end_finished_ongoing(state, self.trials)
         self.set_state(state)
@@ -209,11 +210,11 @@ class ResumableTuner:
             trial.message = (f"started {started} times, and each time its process ended before "
                              "the trial did (killed, out of memory or a crash)")
             (trial_dir / ERROR_FILE).write_text(trial.message)  # what a distributed chief reads
-            print(f"[tfopt] trial {trial.trial_id}: FAILED, {trial.message}", flush=True)
+            logger.info(f"trial {trial.trial_id}: FAILED, {trial.message}")
             return
         if started:
-            print(f"[tfopt] trial {trial.trial_id}: attempt {started + 1} of {MAX_ATTEMPTS}, "
-                  "from its last finished epoch", flush=True)
+            logger.info(f"trial {trial.trial_id}: attempt {started + 1} of {MAX_ATTEMPTS}, "
+                        "from its last finished epoch")
         write_json(attempts_file, {"started": started + 1})
         debug, kt_config.DEBUG = kt_config.DEBUG, False  # the traceback goes to error.txt
         try:
@@ -231,8 +232,8 @@ class ResumableTuner:
                     "member again with the same command, and it resumes from its last "
                     "finished epoch.")
             trial.message = _reason(trial.message)
-            print(f"[tfopt] trial {trial.trial_id} failed: {trial.message} (traceback in "
-                  f"{trial_dir / ERROR_FILE})", flush=True)
+            logger.info(f"trial {trial.trial_id} failed: {trial.message} (traceback in "
+                        f"{trial_dir / ERROR_FILE})")
 
 
 class TrialBackup(keras.callbacks.BackupAndRestore):
@@ -246,8 +247,8 @@ class TrialBackup(keras.callbacks.BackupAndRestore):
         try:
             super().on_train_begin(logs)
         except (OSError, ValueError) as error:
-            print(f"[tfopt] the trial's backup in {self.backup_dir} is unreadable ({error}); "
-                  "the trial starts again from its first epoch", flush=True)
+            logger.info(f"the trial's backup in {self.backup_dir} is unreadable ({error}); "
+                        "the trial starts again from its first epoch")
             shutil.rmtree(self.backup_dir, ignore_errors=True)
             self.model._initial_epoch = None
 

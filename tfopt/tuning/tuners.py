@@ -19,6 +19,7 @@ from tfopt.errors import InputError
 from tfopt.tuning.recovery import DurableOracle, ResumableTuner, mark_resumable
 from tfopt.training.tensorboard_logs import TrialLogs
 from tfopt.choices import TUNERS, objective_direction
+from tfopt.log import logger
 
 
 STATS_FILE = "trial_stats.json"
@@ -51,8 +52,8 @@ class _Progress:
         note = f", epochs {trial.hyperparameters.values['tuner/initial_epoch']}->{epochs}" \
             f" continuing trial {resumed}" if resumed else ""
         self._trial_number = done + 1
-        print(f"\n[tfopt] trial {done + 1}{of} (id {trial.trial_id}{note}): "
-              + ", ".join(f"{k}={_short(v)}" for k, v in values.items()), flush=True)
+        logger.info(f"trial {done + 1}{of} (id {trial.trial_id}{note}): "
+                    + ", ".join(f"{k}={_short(v)}" for k, v in values.items()))
         self._trial_started = time.monotonic()
         self._epochs_run = 0
         if self.step_clock is not None:
@@ -82,9 +83,9 @@ class _Progress:
         score = f"failed ({trial.message})" if ended.score is None else f"{ended.score:.4f}"
         best = self.oracle.get_best_trials(1)
         best_score = f"{best[0].score:.4f} (trial {best[0].trial_id})" if best else "none yet"
-        print(f"[tfopt] trial {self._trial_number} (id {trial.trial_id}) done: "
-              f"{self.oracle.objective.name}={score} in "
-              f"{seconds:.0f}s; best so far {best_score}", flush=True)
+        logger.info(f"trial {self._trial_number} (id {trial.trial_id}) done: "
+                    f"{self.oracle.objective.name}={score} in "
+                    f"{seconds:.0f}s; best so far {best_score}")
 
 
 def tuned_values(hyperparameters):
