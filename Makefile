@@ -36,10 +36,10 @@ test-faults: install
 		tests/test_distribute.py $(SWEEP_CI) $(PYTEST_ARGS)
 
 search: install
-	env -u WORKERS $(BIN)/python -m tfopt.options
+	env -u WORKERS $(BIN)/python -m tfopt._make
 
 search-distributed: install
-	WORKERS=$(WORKERS) $(BIN)/python -m tfopt.options
+	WORKERS=$(WORKERS) $(BIN)/python -m tfopt._make
 
 bench: install
 	TFOPT_DATA_DIR=$(DATA_DIR) $(BIN)/python -m benchmarks $(if $(filter 1 yes,$(QUICK)),--quick) $(BENCH_ARGS)

@@ -1,6 +1,6 @@
 """tfopt: tune Keras models on built-in tasks, with TensorBoard and a result you can act on."""
 
-__version__ = "0.1.0"
+from tfopt._version import __version__
 
 from tfopt.data.tasks import TASKS
 

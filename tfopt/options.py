@@ -256,12 +256,3 @@ def make_arguments(environ=None):
         argv += ["--task", "mnist"]
     return argv
 
-
-if __name__ == "__main__":  # `make search`: `tfopt search` with the Make variables that are set
-    import sys
-
-    from tfopt.cli import main
-
-    argv = make_arguments()
-    print("tfopt search " + shlex.join(argv), flush=True)  # the command line it stands for
-    sys.exit(main(["search", *argv]))

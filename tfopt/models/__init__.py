@@ -1,4 +1,8 @@
-"""Model factories: pure functions returning uncompiled `keras.Model`s."""
+"""Stage 2, models: pure factories returning uncompiled `keras.Model`s (no `hp`, no data).
+
+- `vgg.py`, `textcnn.py`, `transformer.py`: one family a file.
+- `balanced_accuracy.py`: the metric tfopt ranks trials by on imbalanced data.
+"""
 
 from tfopt.models.balanced_accuracy import BalancedAccuracy
 from tfopt.models.textcnn import build_textcnn

@@ -1,12 +1,12 @@
 """What a finished search leaves behind: results.json, trials.csv, test predictions."""
 
 import csv
-import json
 import time
 
 import numpy as np
 
-from tfopt import __version__
+from tfopt._version import __version__
+from tfopt.durable import write_json
 from tfopt.results.final import best_epochs
 from tfopt.results.importance import as_markdown, hyperparameter_importance
 from tfopt.results.loading import RESULTS_FORMAT
@@ -58,7 +58,7 @@ def save_results(tuner, data, config, run_dir, *, final_summary, probabilities, 
     """
     best_trial = tuner.oracle.get_best_trials(1)[0]
     hp_values = tuned_values(best_trial.hyperparameters)
-    (run_dir / "best_hyperparameters.json").write_text(json.dumps(hp_values, indent=2))
+    write_json(run_dir / "best_hyperparameters.json", hp_values, indent=2)
     np.savez_compressed(run_dir / "test_predictions.npz", y_true=data.y_test,
                         **{f"{name}_probabilities": p for name, p in probabilities.items()})
     test_metrics = classification_metrics(data.y_test, probabilities["final"], data.class_names)
@@ -113,5 +113,5 @@ def save_results(tuner, data, config, run_dir, *, final_summary, probabilities, 
         "budget": budget,
         "wall_time_seconds": round(time.time() - started, 1),
     }
-    (run_dir / "results.json").write_text(json.dumps(results, indent=2))
+    write_json(run_dir / "results.json", results, indent=2)  # marks the run finished
     return results

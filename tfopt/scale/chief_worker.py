@@ -30,16 +30,19 @@ from concurrent import futures
 
 import grpc
 import keras
-from keras_tuner.src import protos
-from keras_tuner.src.distribute import oracle_chief, oracle_client
-from keras_tuner.src.engine import oracle as oracle_module
-from keras_tuner.src.engine import trial as trial_module
 
+from tfopt import _compat
 from tfopt.durable import check_name
 from tfopt.errors import InputError, SearchError
 from tfopt.scale.roles import DEFAULT_ADDRESS, TOKEN_ENV, parse_address
 from tfopt.tuning.recovery import failure_reason
 from tfopt.log import logger
+
+protos = _compat.keras_tuner_private("protos")
+oracle_chief = _compat.keras_tuner_private("distribute.oracle_chief")
+oracle_client = _compat.keras_tuner_private("distribute.oracle_client")
+oracle_module = _compat.keras_tuner_private("engine.oracle")
+trial_module = _compat.keras_tuner_private("engine.trial")
 
 TOKEN_FILE = "chief.token"
 LEASE_ENV = "TFOPT_LEASE_SECONDS"
@@ -270,7 +273,7 @@ class GuardedServicer(oracle_chief.OracleServicer):
                 self.oracle.tuner_ids.discard(tuner_id)
                 if trial is not None:
                     self.oracle.owners.pop(trial.trial_id, None)
-                    self.oracle._retry_queue.append(trial.trial_id)
+                    _compat.retry_queue(self.oracle).append(trial.trial_id)
                     logger.info(f"chief: {tuner_id} silent for over {self.lease:.0f} s; trial "
                                 f"{trial.trial_id} goes back to the queue")
             if silent:
@@ -282,7 +285,7 @@ class GuardedServicer(oracle_chief.OracleServicer):
         with oracle_lock(self.oracle):
             if self.stopping is not None:  # the queue waits for the resume
                 return not self.oracle.ongoing_trials and not self.oracle.tuner_ids
-            if self.oracle.ongoing_trials or self.oracle._retry_queue or self.oracle.tuner_ids:
+            if self.oracle.ongoing_trials or _compat.retry_queue(self.oracle) or self.oracle.tuner_ids:
                 return False
             all_ended = bool(self.oracle.max_trials) and \
                 len(self.oracle.end_order) >= self.oracle.max_trials

@@ -12,8 +12,7 @@ import json
 import os
 import pathlib
 
-from keras_tuner.src.engine.tuner_utils import SaveBestEpoch
-
+from tfopt import _compat
 from tfopt.errors import InputError
 
 _fixed = False
@@ -66,7 +65,7 @@ def _in_multi_worker_mode(strategy):
     return extended is not None and extended._in_multi_worker_mode()
 
 
-class ReplicaCheckpoint(SaveBestEpoch):
+class ReplicaCheckpoint(_compat.keras_tuner_private("engine.tuner_utils").SaveBestEpoch):
     """keras-tuner's best-epoch checkpoint, written into a replica's own run folder.
 
     keras-tuner has a non-chief member write it to a temporary folder and delete it (for
@@ -85,7 +84,8 @@ def fix_keras_trainer():
         return
     import tensorflow as tf
     from keras import version as keras_version
-    from keras.src.backend.tensorflow import trainer
+
+    trainer = _compat.keras_tf_trainer()
 
     missing = [name for name in ("_collective_all_reduce_multi_worker", "reduce_per_replica")
                if not hasattr(trainer, name)]

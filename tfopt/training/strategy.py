@@ -5,10 +5,10 @@ Strategies are TensorFlow's: with another Keras backend (JAX) only "auto" and
 """
 
 import os
-import sys
 
 import keras
 
+from tfopt import _compat
 from tfopt.backend import notice
 from tfopt.errors import InputError
 from tfopt.choices import STRATEGIES
@@ -135,9 +135,8 @@ def release_traced_graphs():
     needed again. Not checked: a `tf.function` of yours with a custom gradient, traced
     before a search and differentiated from outside it afterwards, could lose its gradient.
     """
-    ops = sys.modules.get("tensorflow.python.framework.ops")  # TensorFlow never imported: none
-    registry = getattr(getattr(ops, "_gradient_registry", None), "_registry", None)
-    if not isinstance(registry, dict):
+    registry = _compat.gradient_registry()
+    if registry is None:
         return 0
     names = [name for name in registry if name.startswith("CustomGradient-")]
     for name in names:

@@ -15,9 +15,8 @@ import shutil
 
 import keras
 import keras_tuner as kt
-from keras_tuner.src import config as kt_config
-from keras_tuner.src.distribute import utils as dist_utils
 
+from tfopt import _compat
 from tfopt.durable import check_name, read_json, read_json_or, readable, write_json
 from tfopt.errors import InputError, SearchError
 from tfopt.training.multi_worker import ReplicaCheckpoint, lost_a_member, writes_results
@@ -83,10 +82,10 @@ class DurableOracle:
         self._ended_before = len(self.end_order)  # failures in a row count from here
         self.owners = {tid: owner for tid, owner in state.get("owners", {}).items()
                        if tid in self.trials}
-        if dist_utils.is_chief_oracle():
+        if _compat.is_chief_oracle():
             return  # running trials stay with their workers (see tfopt.scale.chief_worker)
         for trial in self.ongoing_trials.values():  # interrupted: runs again, from its backup
-            self._retry_queue.append(trial.trial_id)
+            _compat.retry_queue(self).append(trial.trial_id)
         self.ongoing_trials = {}
 
     def _check_consecutive_failures(self):
@@ -216,11 +215,8 @@ class ResumableTuner:
             logger.info(f"trial {trial.trial_id}: attempt {started + 1} of {MAX_ATTEMPTS}, "
                         "from its last finished epoch")
         write_json(attempts_file, {"started": started + 1})
-        debug, kt_config.DEBUG = kt_config.DEBUG, False  # the traceback goes to error.txt
-        try:
+        with _compat.keras_tuner_debug(False):  # the traceback goes to error.txt
             super()._try_run_and_update_trial(trial, *fit_args, **fit_kwargs)
-        finally:
-            kt_config.DEBUG = debug
         if trial.status != kt.engine.trial.TrialStatus.COMPLETED and trial.message:
             (trial_dir / ERROR_FILE).write_text(trial.message)
             if lost_a_member(self.distribution_strategy, trial.message):

@@ -10,6 +10,7 @@ import warnings
 import keras
 import keras_tuner as kt
 
+from tfopt import _compat
 from tfopt.tuning.budget import format_seconds
 from tfopt.training.callbacks import PATIENCE, peak_rss_mb
 
@@ -26,6 +27,12 @@ STATS_FILE = "trial_stats.json"
 # Models a budgeted search draws for its next trial before it stops: each that would not end in
 # time by its own estimate (`tfopt.budget.Budget.model_epoch_seconds`) gives way to another.
 DRAWS = 5
+
+
+# keras-tuner's private hooks that the classes below (and their mixins) override.
+_compat.require_hooks(kt.Tuner, "_try_build", "_build_hypermodel", "_try_run_and_update_trial",
+                      "_configure_tensorboard_dir")
+_compat.require_hooks(kt.Oracle, "_random_values", "_get_trial_dir")
 
 
 class _Progress:
@@ -374,11 +381,9 @@ def plan(oracle, epochs):
     """(trials, epochs) the search will run at most, from the oracle's own schedule."""
     if isinstance(oracle, kt.oracles.HyperbandOracle):
         trials = total_epochs = 0
-        for bracket in reversed(range(oracle._get_num_brackets())):  # most aggressive first
+        for rounds in _compat.hyperband_rounds(oracle):  # most aggressive bracket first
             previous = 0
-            for round_num in range(oracle._get_num_rounds(bracket)):
-                size = oracle._get_size(bracket, round_num)
-                round_epochs = oracle._get_epochs(bracket, round_num)
+            for size, round_epochs in rounds:
                 if oracle.max_trials and trials + size > oracle.max_trials:
                     size = oracle.max_trials - trials
                 trials += size
