@@ -1,7 +1,7 @@
 """The peers: plain keras-tuner and Keras code, written as their documentation shows.
 
 Each function runs one side of a case in its own process (see `harness.run_side`)
-on the same splits tfopt uses (`tfopt.tasks.load_data`), and returns a dict.
+on the same splits tfopt uses (`tfopt.data.tasks.load_data`), and returns a dict.
 Harness instrumentation (`SearchClock`, `STEP_CLOCK`, `EpochTimer`, `TrialStats`)
 only reads the clock; `SearchClock` also ends the search at its budget.
 """

@@ -144,6 +144,7 @@ def main(argv=None):
     """Runs the command line; returns the exit code."""
     started = time.time()  # a budget counts from here, TensorFlow's import included
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow loads
+    show(1)  # the library's messages (a search sets its own verbosity)
     try:
         args = build_parser().parse_args(argv)
         args.started = started

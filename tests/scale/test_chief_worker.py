@@ -2,6 +2,7 @@
 and a real chief with two workers over loopback (`--workers 2`)."""
 
 import csv
+import logging
 import json
 import os
 import pathlib
@@ -15,15 +16,31 @@ import time
 import grpc
 import keras_tuner as kt
 import pytest
-from keras_tuner.src import protos
+
+from tfopt import _compat
 
 from tfopt.scale.chief_worker import role, serve
 from tfopt.scale.roles import TOKEN_ENV, check_role, parse_address
 from tfopt.errors import InputError, SearchError
+from tfopt.log import logger
 from tfopt.tuning.tuners import RandomSearchOracle
 
+protos = _compat.keras_tuner_private("protos")
 TOKEN = "test-token"
 service = protos.get_service()
+
+
+class Said(logging.Handler):
+    """The lines the `tfopt` logger says while it is attached."""
+
+    def __init__(self):
+        super().__init__()
+        self.lines = []
+        logger.addHandler(self)
+        logger.setLevel(logging.INFO)
+
+    def emit(self, record):
+        self.lines.append(record.getMessage())
 
 
 def free_port():
@@ -40,9 +57,9 @@ def chief(tmp_path):
     space.Int("x", 0, 10)
     oracle.update_space(space)
     oracle._set_project_dir(str(tmp_path), "tuner")
-    port, said = free_port(), []
+    port, said = free_port(), Said().lines
     server = threading.Thread(target=serve, args=(oracle, f"127.0.0.1:{port}", TOKEN),
-                              kwargs={"lease": 2.0, "say": said.append}, daemon=True)
+                              kwargs={"lease": 2.0}, daemon=True)
     server.start()
     channel = grpc.insecure_channel(f"127.0.0.1:{port}")
     grpc.channel_ready_future(channel).result(timeout=30)
@@ -139,11 +156,11 @@ def test_failures_in_a_row_stop_a_distributed_search_with_its_state_saved(tmp_pa
     space.Int("x", 0, 10)
     oracle.update_space(space)
     oracle._set_project_dir(str(tmp_path), "tuner")
-    port, said, raised = free_port(), [], []
+    port, raised = free_port(), []
 
     def chief():
         try:
-            serve(oracle, f"127.0.0.1:{port}", TOKEN, lease=30.0, say=said.append)
+            serve(oracle, f"127.0.0.1:{port}", TOKEN, lease=30.0)
         except SearchError as error:
             raised.append(error)
 

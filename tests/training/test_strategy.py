@@ -103,7 +103,7 @@ def test_multi_worker_without_a_cluster_is_explained(monkeypatch):
 
 def start_cluster(out, trials=2):
     """Two members of a MultiWorkerMirroredStrategy cluster on 127.0.0.1, each with two
-    logical CPU devices, running the same search (tests/multi_worker_child.py)."""
+    logical CPU devices, running the same search (tests/training/multi_worker_child.py)."""
     import socket
 
     ports = []

@@ -52,7 +52,7 @@ def test_probe_times_a_large_batch_on_smaller_ones_and_scales_to_its_own(tiny_im
     batched = plan.batched
     monkeypatch.setattr(plan, "batched", lambda data, size: timed.append(size) or
                         batched(data, size))
-    monkeypatch.setattr(plan._StepTimer, "step_seconds", lambda self: [0.1, 0.1, 0.1])
+    monkeypatch.setattr(plan.StepClock, "between_batches", lambda self: [0.1, 0.1, 0.1])
     hypermodel = VGGHyperModel(tiny_images.input_shape, tiny_images.num_classes)
     hp = kt.HyperParameters()
     hp.Fixed("batch_size", 64)

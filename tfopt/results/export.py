@@ -11,6 +11,7 @@ import numpy as np
 from tfopt.backend import has_tensorflow, notice
 from tfopt.durable import remove_inside
 from tfopt.errors import InputError
+from tfopt.results.metrics import accuracy
 
 # name -> (file, converter settings); dynamic-range int8 and float16 are
 # TensorFlow Lite's post-training quantizations that need no calibration data.
@@ -86,7 +87,7 @@ def _row(name, path, y_true, probabilities):
     size = sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) if path.is_dir() \
         else path.stat().st_size
     return {"format": name, "path": path.name, "bytes": int(size),
-            "test_accuracy": float(np.mean(probabilities.argmax(axis=1) == y_true))}
+            "test_accuracy": accuracy(y_true, probabilities)}
 
 
 def _serve(path, raw, batch_size=256):

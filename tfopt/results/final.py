@@ -16,6 +16,7 @@ from tfopt.data.pipeline import batched, to_dataset
 from tfopt.durable import remove_inside
 from tfopt.errors import SearchError
 from tfopt.results.loading import ensemble_label
+from tfopt.results.metrics import accuracy
 from tfopt.tuning.recovery import failed_trials_summary
 from tfopt.training.tensorboard_logs import tensorboard_callback
 from tfopt.tuning.hypermodels import make_hypermodel
@@ -141,10 +142,6 @@ def predict_raw(model, raw, batch_size=256):
     return model.predict(raw_batches(raw, batch_size), verbose=0)
 
 
-def _accuracy(y, probabilities):
-    return float(np.mean(probabilities.argmax(axis=1) == y))
-
-
 def finalize(tuner, hypermodel, data, *, retrain_best=True, seeds=1, ensemble=1, seed=0,
              average_checkpoint=True, log_dir=None, verbose=1):
     """Builds the run's final model and evaluates every candidate on the test split.
@@ -182,7 +179,7 @@ def finalize(tuner, hypermodel, data, *, retrain_best=True, seeds=1, ensemble=1,
     probabilities = {"checkpoint": predict_probabilities(checkpoints[0], data.x_test, data.y_test)}
     summary = {"checkpoint": {"trial_id": best.trial_id, "trained_on": "train",
                               "epochs": best_epochs(best),
-                              "test_accuracy": _accuracy(data.y_test,
+                              "test_accuracy": accuracy(data.y_test,
                                                          probabilities["checkpoint"])},
                "retrain": None, "ensemble": None}
     logger.info(f"best trial {best.trial_id}: checkpoint test_accuracy="
@@ -216,7 +213,7 @@ def finalize(tuner, hypermodel, data, *, retrain_best=True, seeds=1, ensemble=1,
         probabilities["ensemble"] = probabilities["final"]
         summary["ensemble"] = {"trial_ids": [t.trial_id for t in trials], "members": kind,
                                "names": names, "epochs": epochs,
-                               "test_accuracy": _accuracy(data.y_test, probabilities["ensemble"])}
+                               "test_accuracy": accuracy(data.y_test, probabilities["ensemble"])}
         logger.info(f"ensemble ({ensemble_label(summary['ensemble'])}): "
                     f"test_accuracy={summary['ensemble']['test_accuracy']:.4f}")
     summary["final_model"] = ("ensemble" if len(members) > 1 else
@@ -227,8 +224,7 @@ def finalize(tuner, hypermodel, data, *, retrain_best=True, seeds=1, ensemble=1,
 def _retrain_trials(hypermodel, trials, data, *, seeds, seed, distribution, log_dir, verbose):
     """Retrains the best trial with each seed and the other trials with `seed`;
     returns (one model per trial, the retrain summary)."""
-    x = np.concatenate([data.x_train, data.x_val])
-    y = np.concatenate([data.y_train, data.y_val])
+    x, y = data.train_and_val()
     train_val = to_dataset(x, y, data.modality)
     started = time.time()
     best, models, accuracies = trials[0], [], []
@@ -249,7 +245,7 @@ def _retrain_trials(hypermodel, trials, data, *, seeds, seed, distribution, log_
                         verbose=verbose)
         if trial is best:
             probabilities = predict_probabilities(model, data.x_test, data.y_test)
-            accuracies.append(_accuracy(data.y_test, probabilities))
+            accuracies.append(accuracy(data.y_test, probabilities))
             logger.info(f"retrained, seed {run_seed}: test_accuracy={accuracies[-1]:.4f}")
             if len(accuracies) == 1:
                 models.append(model)
@@ -279,10 +275,9 @@ def train_from_scratch(run, data, *, epochs, seed, loss, metrics, verbose=0):
     hp = kt.HyperParameters()
     hypermodel.declare_hyperparameters(hp)
     hp.values.update(run.best_hyperparameters)
-    train_val = to_dataset(np.concatenate([data.x_train, data.x_val]),
-                           np.concatenate([data.y_train, data.y_val]), data.modality)
+    train_val = to_dataset(*data.train_and_val(), data.modality)
     model = retrain(hypermodel, hp, train_val, epochs=epochs, seed=seed, verbose=verbose)
     probabilities = predict_probabilities(model, data.x_test, data.y_test)
     return {"epochs": epochs,
-            "test_accuracy": float(np.mean(probabilities.argmax(axis=1) == data.y_test)),
+            "test_accuracy": accuracy(data.y_test, probabilities),
             "seconds": round(time.time() - started, 1)}

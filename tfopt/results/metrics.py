@@ -4,6 +4,11 @@ import numpy as np
 from sklearn import metrics
 
 
+def accuracy(y_true, probabilities):
+    """The share of examples whose most probable class is the true one."""
+    return float(np.mean(np.asarray(probabilities).argmax(axis=1) == np.asarray(y_true)))
+
+
 def classification_metrics(y_true, probabilities, class_names, *, calibration_bins=15):
     """Accuracy, macro and per-class precision/recall/F1, confusion matrix,
     ROC-AUC (one-vs-rest when multi-class), log-loss and expected calibration error.

@@ -54,7 +54,9 @@ class StepClock(keras.callbacks.Callback):
 
     The first batch of each `fit` carries the tracing of the train step, so it counts
     as one average step of that `fit` (its tracing as overhead); a `fit` of one batch
-    counts none.
+    counts none. `batch_ends` holds the last `fit`'s start and each batch's end
+    (`time.perf_counter()`), for timings that count the input pipeline too
+    (`between_batches`).
     """
 
     def __init__(self, _tally=None):
@@ -72,11 +74,18 @@ class StepClock(keras.callbacks.Callback):
 
     def on_train_begin(self, logs=None):
         self._first, self._steps, self._seconds = None, 0, 0.0
+        self.batch_ends = [time.perf_counter()]
+
+    def between_batches(self):
+        """Seconds from each batch's end to the next one's of the last `fit`, after the first
+        batch (which carries the tracing or a new iterator)."""
+        return [end - start for start, end in zip(self.batch_ends[1:], self.batch_ends[2:])]
 
     def on_train_batch_begin(self, batch, logs=None):
         self._began = time.perf_counter()
 
     def on_train_batch_end(self, batch, logs=None):
+        self.batch_ends.append(time.perf_counter())
         if self._began is None:
             return
         seconds, self._began = time.perf_counter() - self._began, None

@@ -5,13 +5,13 @@ import math
 import time
 import typing
 
-import keras
 import keras_tuner as kt
 
 from tfopt.tuning.budget import (RETRAIN_SHARE, epochs_for_budget, estimated_seconds,
                                   format_seconds, kept_retrain_epochs)
 from tfopt.data.pipeline import batched, first_batches
 from tfopt.log import logger
+from tfopt.training.callbacks import StepClock
 from tfopt.training.strategy import build_training_state, clear_session, gpu_count
 from tfopt.tuning.model_cost import multiply_adds
 from tfopt.tuning.tuners import make_oracle, plan as count_trials
@@ -106,20 +106,6 @@ class Probe(typing.NamedTuple):
     timings: list  # (multiply-adds an example, seconds an epoch) of each model timed
 
 
-class _StepTimer(keras.callbacks.Callback):
-    """Step end times of one `fit`, after its start time."""
-
-    def on_train_begin(self, logs=None):
-        self.times = [time.perf_counter()]
-
-    def on_train_batch_end(self, batch, logs=None):
-        self.times.append(time.perf_counter())
-
-    def step_seconds(self):
-        """Seconds of each step after the first (which carries the tracing or a new iterator)."""
-        return [end - start for start, end in zip(self.times[1:], self.times[2:])]
-
-
 def probe(hypermodel, train, train_size, *, samples=3, steps=12, seed=0, space=None,
           seconds=0.5):
     """Times the default model and `samples` sampled ones: a `Probe` with the mean seconds to
@@ -175,14 +161,14 @@ def _time_one(hypermodel, hp, train, train_size, steps, seconds, timed=3, batch=
     batches = batched(train, timed_batch)
     first = first_batches(batches, 1 + timed)
     build_training_state(model, first)
-    timer = _StepTimer()
+    timer = StepClock()
     model.fit(first, epochs=1, verbose=0, shuffle=False, callbacks=[timer])
-    step_times = timer.step_seconds()
-    traced = timer.times[1]  # the first batch carries the tracing
+    step_times = timer.between_batches()
+    traced = timer.batch_ends[1]  # the first batch carries the tracing
     if steps > 1 + timed and sum(step_times) < seconds:
         model.fit(first_batches(batches, steps - 1 - timed), epochs=1, verbose=0,
                   shuffle=False, callbacks=[timer])
-        step_times += timer.step_seconds()
+        step_times += timer.between_batches()
     per_step = sum(step_times) / len(step_times) if step_times else 0.0  # one batch: all setup
     setup = traced - started - per_step
     cost = multiply_adds(model)

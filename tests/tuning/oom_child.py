@@ -1,7 +1,7 @@
 """A digits grid search whose second trial's model is too large for the memory limit set
 on this process (RLIMIT_AS: what it has mapped now plus 3 GiB); run by test_recovery.
 
-    python tests/oom_child.py OUT
+    python tests/tuning/oom_child.py OUT
 """
 
 import json

@@ -1,6 +1,6 @@
 """A small digits search that SIGKILLs its own process at a chosen point (for test_recovery).
 
-    python tests/kill_child.py OUT LOG [POINT N]
+    python tests/tuning/kill_child.py OUT LOG [POINT N]
 
 POINT: "batch" (at the N-th training batch of this process), "write" (inside the
 N-th state-file write, after the temporary file and before the rename),

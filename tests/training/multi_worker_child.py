@@ -1,7 +1,7 @@
 """One member of a two-process MultiWorkerMirroredStrategy cluster (TF_CONFIG from the
 environment), with two logical CPU devices; run by test_distribute.
 
-    python tests/multi_worker_child.py OUT [TRIALS]
+    python tests/training/multi_worker_child.py OUT [TRIALS]
 """
 
 import json
