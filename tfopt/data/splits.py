@@ -33,12 +33,12 @@ class Splits:
     x_test_raw: np.ndarray = None
     notes: list = dataclasses.field(default_factory=list)
 
-    @property
     def train_and_val(self):
         """(x, y) of the training and validation splits together (for retraining)."""
         return (np.concatenate([self.x_train, self.x_val]),
                 np.concatenate([self.y_train, self.y_val]))
 
+    @property
     def raw_test(self):
         """Test inputs as a user would give them: raw texts, or uint8 images."""
         return self.x_test if self.x_test_raw is None else self.x_test_raw
