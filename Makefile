@@ -11,7 +11,7 @@ WORKERS ?= 2
 # `tfopt search`: each option's variable is declared once, in tfopt/options.py.
 export DATA_DIR
 
-.PHONY: install test test-slow test-faults search search-distributed tasks tensorboard bench clean
+.PHONY: install test test-integration test-slow search search-distributed tasks tensorboard bench clean
 
 install: $(BIN)/tfopt
 
@@ -22,18 +22,21 @@ $(BIN)/tfopt: setup.cfg pyproject.toml
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 >/dev/null
 	@touch $@
 
+# pytest-xdist: two worker processes, one a core (`make test` 2x faster on 2 cores, measured).
+PYTEST = TFOPT_DATA_DIR=$(DATA_DIR) $(BIN)/pytest -n 2
+
+# The fast suite (under 5 min on 2 cores): everything but `integration` and `slow`.
 test: install
-	TFOPT_DATA_DIR=$(DATA_DIR) $(BIN)/pytest $(PYTEST_ARGS)
+	$(PYTEST) $(PYTEST_ARGS)
 
+# What starts processes (notebooks, kill -9 and resume, chief/worker, clusters, the JAX path
+# with TensorFlow blocked, a TensorBoard server, three points of the kill sweep); CI runs it.
+test-integration: install
+	$(PYTEST) -m integration $(PYTEST_ARGS)
+
+# The long ones: accuracy floors on real data and the whole kill -9 sweep.
 test-slow: install
-	TFOPT_DATA_DIR=$(DATA_DIR) $(BIN)/pytest -m slow $(PYTEST_ARGS)
-
-# The slow fault tests that CI runs (about 6 min): processes killed, frozen and restarted,
-# and three points of the kill sweep (`make test-slow` runs all 35 and the accuracy floors).
-SWEEP_CI := $(foreach p,write-16 between-20 batch-44,"tests/test_recovery.py::test_kill_sweep_loses_nothing[$(p)]")
-test-faults: install
-	TFOPT_DATA_DIR=$(DATA_DIR) $(BIN)/pytest -m slow tests/test_distributed.py \
-		tests/test_distribute.py $(SWEEP_CI) $(PYTEST_ARGS)
+	$(PYTEST) -m slow $(PYTEST_ARGS)
 
 search: install
 	env -u WORKERS $(BIN)/python -m tfopt._make

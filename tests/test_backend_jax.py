@@ -9,6 +9,7 @@ import sys
 import pytest
 
 pytest.importorskip("jax")
+pytestmark = pytest.mark.integration  # a process with TensorFlow blocked
 
 BLOCK_TENSORFLOW = """
 import importlib.abc, sys

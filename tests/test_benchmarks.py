@@ -97,6 +97,7 @@ def test_mr_cases_are_skipped_without_the_data(monkeypatch, tmp_path, capsys):
 
 @pytest.mark.skipif(not os.path.isdir("/usr/share/datasets/fashion-mnist"),
                     reason="needs Debian's fashion-mnist package")
+@pytest.mark.integration
 def test_throughput_case_prints_one_json_line(tmp_path, capsys):
     started = time.monotonic()
     assert bench.main(["--quick", "--cases", "throughput", "--scale", "0.01",

@@ -66,12 +66,61 @@ def test_incomplete_run_is_refused(finished_run, tmp_path):
 
 
 @pytest.fixture(scope="module")
+def text_run(tmp_path_factory):
+    """A 1-trial transformer search on a small CSV of reviews whose label is in its words."""
+    folder = tmp_path_factory.mktemp("text")
+    rng = np.random.default_rng(0)
+    good, bad = ("gorgeous", "moving", "funny", "great"), ("dull", "lifeless", "long", "bad")
+    filler = ("the", "film", "a", "plot", "and", "was", "its", "cast", "story", "very")
+    rows = []
+    for i in range(400):
+        label = i % 2
+        words = list(rng.choice(filler, 6)) + list(rng.choice(good if label else bad, 2))
+        rng.shuffle(words)
+        rows.append(f"{' '.join(words)},{'positive' if label else 'negative'}")
+    (folder / "reviews.csv").write_text("review,label\n" + "\n".join(rows) + "\n")
+    return tfopt.search(data=str(folder / "reviews.csv"), model="transformer", tuner="random",
+                        max_trials=1, epochs=3, out=str(folder / "run"), verbose=0)
+
+
+def test_transformer_on_own_text_classifies_raw_text(text_run, tmp_path):
+    assert text_run.results["test_accuracy"] > 0.8  # chance is 0.5
+    lines = ["a gorgeous , moving and funny film .", "", "dull , lifeless and far too long ."]
+    rows = predict(text_run.run_dir, "-", stdin=io.StringIO("\n".join(lines)))
+    assert [r[0] for r in rows] == [lines[0], lines[2]]
+    expected = text_run.model.predict(np.array([lines[0], lines[2]], dtype=object), verbose=0)
+    assert [r[1] for r in rows] == [["negative", "positive"][i] for i in expected.argmax(1)]
+    assert [r[1] for r in rows] == ["positive", "negative"]
+    file = tmp_path / "reviews.txt"
+    file.write_text("\n".join(lines))
+    assert predict(text_run.run_dir, file) == rows
+    with pytest.raises(InputError, match="This run classifies text"):
+        predict(text_run.run_dir, tmp_path)
+
+
+def test_own_text_lists_its_most_confidently_wrong_texts(text_run):
+    wrong = text_run.results["confidently_wrong"]
+    saved = np.load(text_run.run_dir / "test_predictions.npz")
+    errors = int(np.sum(saved["final_probabilities"].argmax(1) != saved["y_true"]))
+    assert len(wrong) == min(10, errors)
+    assert [w["probability"] for w in wrong] == sorted((w["probability"] for w in wrong),
+                                                       reverse=True)
+    if wrong:
+        probabilities = text_run.model.predict(np.array([w["text"] for w in wrong],
+                                                        dtype=object), verbose=0)
+        for w, p in zip(wrong, probabilities):
+            assert w["predicted"] != w["true"]
+            assert w["probability"] == pytest.approx(p.max(), rel=1e-4)
+
+
+@pytest.fixture(scope="module")
 def mr_run(shared_data_dir, tmp_path_factory):
     out = tmp_path_factory.mktemp("runs") / "mr"
     return tfopt.search("mr", model="transformer", tuner="random", max_trials=1, epochs=1,
                         out=str(out), data_dir=str(shared_data_dir), verbose=0)
 
 
+@pytest.mark.slow
 @pytest.mark.data
 def test_transformer_on_mr_classifies_raw_text(mr_run, tmp_path):
     assert mr_run.results["data_sizes"] == {"train": 8635, "val": 960, "test": 1067}
@@ -88,6 +137,7 @@ def test_transformer_on_mr_classifies_raw_text(mr_run, tmp_path):
         predict(mr_run.run_dir, tmp_path)
 
 
+@pytest.mark.slow
 @pytest.mark.data
 def test_mr_lists_the_most_confidently_wrong_texts(mr_run):
     wrong = mr_run.results["confidently_wrong"]

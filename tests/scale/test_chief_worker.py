@@ -225,6 +225,7 @@ def test_role_sets_keras_tuners_variables_only_while_it_lasts(monkeypatch):
         assert tuner_id == "chief" and os.environ["KERASTUNER_ORACLE_IP"] == "127.0.0.1"
 
 
+@pytest.mark.integration
 def test_a_chief_and_two_workers_finish_a_search_over_loopback(tmp_path):
     out = tmp_path / "run"
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
@@ -291,7 +292,7 @@ def trials_begun(lines):
             if line.startswith("[tfopt] trial ") and "(id " in line and "done" not in line]
 
 
-@pytest.mark.slow
+@pytest.mark.integration
 @pytest.mark.parametrize("fault", ["killed", "frozen"])
 def test_a_dead_or_frozen_workers_trial_is_reassigned(tmp_path, fault):
     out, port = tmp_path / "run", free_port()
@@ -317,7 +318,7 @@ def test_a_dead_or_frozen_workers_trial_is_reassigned(tmp_path, fault):
     assert (out / "results.json").is_file()
 
 
-@pytest.mark.slow
+@pytest.mark.integration
 def test_a_restarted_chief_runs_no_trial_twice(tmp_path):
     out, port = tmp_path / "run", free_port()
     chief = start(out, "--chief", port=port, lease="60")

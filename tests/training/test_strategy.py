@@ -84,6 +84,7 @@ def test_mixed_precision_reaches_every_trial_and_the_final_model_is_float32(tmp_
     assert result.results["test_accuracy"] > 0.5
 
 
+@pytest.mark.integration
 def test_search_under_mirrored_strategy_on_two_logical_cpus(tmp_path):
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
     done = subprocess.run([sys.executable, "-c", MIRRORED_SEARCH, str(tmp_path / "run")],
@@ -129,6 +130,7 @@ def finish_cluster(members):
     return [json.loads(stdout.strip().splitlines()[-1]) for stdout, _ in finished]
 
 
+@pytest.mark.integration
 def test_a_search_under_multi_worker_strategy_on_two_processes(tmp_path):
     out = tmp_path / "run"
     chief, replica = finish_cluster(start_cluster(out))
@@ -145,7 +147,7 @@ def test_a_search_under_multi_worker_strategy_on_two_processes(tmp_path):
     assert (out / "results.json").is_file() and (out / "final_model.keras").is_file()
 
 
-@pytest.mark.slow
+@pytest.mark.integration
 def test_a_killed_cluster_member_stops_the_chief_and_the_restarted_cluster_resumes(tmp_path):
     import time
 

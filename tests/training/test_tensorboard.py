@@ -9,6 +9,8 @@ import urllib.request
 
 import pytest
 
+pytestmark = pytest.mark.integration  # a real TensorBoard server process
+
 
 @pytest.fixture(scope="module")
 def served_run(finished_run):

@@ -80,7 +80,7 @@ def test_the_probe_caps_the_timed_batch_on_cpu_only(tiny_images, monkeypatch):
 
 def test_describe_states_trials_epochs_and_time():
     text = describe("hyperband", 13, 21, setup=2.0, epoch_seconds=20.0)
-    assert text.startswith("[tfopt] plan: hyperband, up to 13 trials, 21 epochs in all")
+    assert text.startswith("plan: hyperband, up to 13 trials, 21 epochs in all")
     assert "a typical model takes 2.0 s to build and 20.0 s an epoch, so about 7 min" in text  # (13 * 2 + 21 * 20) / 60 = 7.4
     assert "about 46 s" in describe("random", 2, 2, setup=3.0, epoch_seconds=20.0)
     with_final = describe("hyperband", 13, 21, setup=2.0, epoch_seconds=20.0, retrain_epochs=10)
@@ -122,7 +122,7 @@ def test_describe_states_the_budget_rule():
     assert random.endswith("no trial is started that would not end in time.")
     repeated = describe("hyperband", 6, 11, setup=2.0, epoch_seconds=20.0, budget=300,
                         repeat=True)
-    assert repeated.startswith("[tfopt] plan: hyperband, one round of its brackets: 6 trials")
+    assert repeated.startswith("plan: hyperband, one round of its brackets: 6 trials")
     assert "Budget 5 min: the brackets repeat until it is spent; no trial" in repeated
 
 

@@ -54,6 +54,7 @@ def check_ledger(project, finished, completed=True):
     return records
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("point", [("batch", "3"), ("batch", "45"), ("write", "4"),
                                    ("between", "8")],
                          ids=["during-trial-0", "mid-epoch", "while-saving", "between-writes"])
@@ -76,6 +77,7 @@ def test_a_killed_search_resumes_with_nothing_lost(tmp_path, point):
     assert epochs_begun(log) == every
 
 
+@pytest.mark.integration
 def test_a_trial_that_kills_its_process_every_time_fails_after_max_attempts(tmp_path):
     out, log = tmp_path / "run", tmp_path / "epochs.jsonl"
     for attempt in range(MAX_ATTEMPTS):
@@ -188,10 +190,12 @@ def test_an_unsafe_trial_id_in_a_state_file_is_refused(tiny_images, tmp_path):
 SWEEP = ([("write", str(n)) for n in range(1, 41, 3)] +
          [("between", str(n)) for n in range(2, 41, 3)] +
          [("batch", str(n)) for n in (1, 5, 12, 20, 31, 44, 60, 75)])
+SWEEP_CI = {("write", "16"), ("between", "20"), ("batch", "44")}  # CI runs these three
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("point", SWEEP, ids=["-".join(p) for p in SWEEP])
+@pytest.mark.parametrize("point", [
+    pytest.param(p, marks=pytest.mark.integration if p in SWEEP_CI else pytest.mark.slow)
+    for p in SWEEP], ids=["-".join(p) for p in SWEEP])
 def test_kill_sweep_loses_nothing(tmp_path, point):
     """kill -9 at many points (inside and between state writes, inside epochs of every
     trial), then the same command: the ledger is whole each time."""
@@ -205,6 +209,7 @@ def test_kill_sweep_loses_nothing(tmp_path, point):
     assert (out / "results.json").is_file()
 
 
+@pytest.mark.integration
 def test_a_trial_out_of_memory_fails_with_the_reason_and_the_search_goes_on(tmp_path):
     out = tmp_path / "run"
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")

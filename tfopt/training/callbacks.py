@@ -54,7 +54,7 @@ class StepClock(keras.callbacks.Callback):
 
     The first batch of each `fit` carries the tracing of the train step, so it counts
     as one average step of that `fit` (its tracing as overhead); a `fit` of one batch
-    counts none. `batch_ends` holds the last `fit`'s start and each batch's end
+    counts none. `batch_ends` holds each batch's end in the last `fit`
     (`time.perf_counter()`), for timings that count the input pipeline too
     (`between_batches`).
     """
@@ -64,6 +64,7 @@ class StepClock(keras.callbacks.Callback):
         self._tally = [0.0] if _tally is None else _tally  # shared by the copies
         self._began = None
         self._first, self._steps, self._seconds = None, 0, 0.0
+        self.batch_ends = []
 
     @property
     def total(self):
@@ -74,21 +75,22 @@ class StepClock(keras.callbacks.Callback):
 
     def on_train_begin(self, logs=None):
         self._first, self._steps, self._seconds = None, 0, 0.0
-        self.batch_ends = [time.perf_counter()]
+        self.batch_ends = []
 
     def between_batches(self):
         """Seconds from each batch's end to the next one's of the last `fit`, after the first
         batch (which carries the tracing or a new iterator)."""
-        return [end - start for start, end in zip(self.batch_ends[1:], self.batch_ends[2:])]
+        return [end - start for start, end in zip(self.batch_ends, self.batch_ends[1:])]
 
     def on_train_batch_begin(self, batch, logs=None):
         self._began = time.perf_counter()
 
     def on_train_batch_end(self, batch, logs=None):
-        self.batch_ends.append(time.perf_counter())
+        now = time.perf_counter()
+        self.batch_ends.append(now)
         if self._began is None:
             return
-        seconds, self._began = time.perf_counter() - self._began, None
+        seconds, self._began = now - self._began, None
         if self._first is None:
             self._first = seconds
             return

@@ -164,7 +164,7 @@ def _time_one(hypermodel, hp, train, train_size, steps, seconds, timed=3, batch=
     timer = StepClock()
     model.fit(first, epochs=1, verbose=0, shuffle=False, callbacks=[timer])
     step_times = timer.between_batches()
-    traced = timer.batch_ends[1]  # the first batch carries the tracing
+    traced = timer.batch_ends[0]  # the first batch carries the tracing
     if steps > 1 + timed and sum(step_times) < seconds:
         model.fit(first_batches(batches, steps - 1 - timed), epochs=1, verbose=0,
                   shuffle=False, callbacks=[timer])
