@@ -23,7 +23,7 @@ $(BIN)/tfopt: setup.cfg pyproject.toml
 	@touch $@
 
 # pytest-xdist: two worker processes, one a core (`make test` 2x faster on 2 cores, measured).
-PYTEST = TFOPT_DATA_DIR=$(DATA_DIR) $(BIN)/pytest -n 2
+PYTEST = TFOPT_DATA_DIR=$(DATA_DIR) $(BIN)/pytest -n 2 --dist loadgroup
 
 # The fast suite (under 5 min on 2 cores): everything but `integration` and `slow`.
 test: install

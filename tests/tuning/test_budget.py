@@ -288,10 +288,10 @@ def test_a_budget_repeats_hyperband_brackets_and_picks_max_epochs(tmp_path, caps
 
     # As the probe measures on an idle machine (1 s to build, 0.2 s an epoch): a round fits.
     monkeypatch.setattr(plan_module, "probe", lambda *args, **kwargs: (1.0, 0.2, []))
-    result = tfopt.search("digits", budget="30s", retrain=False, out=str(tmp_path / "r"),
+    result = tfopt.search("digits", budget="20s", retrain=False, out=str(tmp_path / "r"),
                           verbose=1)
     out = capsys.readouterr().out
-    assert "one round of its brackets" in out and "Budget 30 s: the brackets repeat" in out
+    assert "one round of its brackets" in out and "Budget 20 s: the brackets repeat" in out
     assert "[tfopt] budget: no more trials: the next trial" in out
     assert result.results["budget"]["max_epochs"] in (3, 9, 27)
     assert result.tuner.oracle.hyperband_iterations > 1 and result.tuner.oracle.max_trials is None
