@@ -30,7 +30,7 @@ test: install
 	$(PYTEST) $(PYTEST_ARGS)
 
 # What starts processes (notebooks, kill -9 and resume, chief/worker, clusters, the JAX path
-# with TensorFlow blocked, a TensorBoard server, three points of the kill sweep); CI runs it.
+# with TensorFlow blocked, a TensorBoard server); CI runs it.
 test-integration: install
 	$(PYTEST) -m integration $(PYTEST_ARGS)
 

@@ -137,7 +137,8 @@ def test_rerun_resumes_and_keeps_finished_trials(digits_run):
     assert resumed.results["trials_run"] == 3
 
 
-def test_data_is_loaded_once_per_search(monkeypatch, tmp_path):
+def test_data_is_loaded_once_per_search_and_verbose_0_prints_nothing(monkeypatch, tmp_path,
+                                                                     capfd):
     from tfopt.data import tasks
 
     calls = []
@@ -160,6 +161,9 @@ def test_data_is_loaded_once_per_search(monkeypatch, tmp_path):
     assert result.results["trials_run"] == 2 and len(calls) == 1
     assert pipelines == ["image", "image"]  # train and validation, once for all trials
     assert np.isfinite(result.results["best_validation_score"])
+    printed = capfd.readouterr()
+    assert "[tfopt]" not in printed.out + printed.err  # verbose=0: tfopt says nothing
+    assert "Epoch" not in printed.out  # nor does Keras
 
 
 def test_a_custom_build_function_gets_the_whole_workflow(tmp_path):

@@ -94,3 +94,13 @@ def test_cifar10_binary_batches_from_the_data_dir(tmp_path):
 def test_offline_cifar10_says_what_to_do(tmp_path):
     with pytest.raises(InputError, match="TFOPT_OFFLINE"):
         images.load_cifar10(tmp_path)
+
+
+def test_the_bundled_mnist_subset_ships_inside_the_package():
+    import configparser
+
+    assert images.BUNDLED_MNIST.parent == pathlib.Path(images.__file__).resolve().parent
+    assert images.BUNDLED_MNIST.is_file()
+    setup = configparser.ConfigParser()
+    setup.read(pathlib.Path(images.__file__).resolve().parents[2] / "setup.cfg")
+    assert images.BUNDLED_MNIST.name in setup["options.package_data"]["tfopt.data"]

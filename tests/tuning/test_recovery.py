@@ -190,12 +190,10 @@ def test_an_unsafe_trial_id_in_a_state_file_is_refused(tiny_images, tmp_path):
 SWEEP = ([("write", str(n)) for n in range(1, 41, 3)] +
          [("between", str(n)) for n in range(2, 41, 3)] +
          [("batch", str(n)) for n in (1, 5, 12, 20, 31, 44, 60, 75)])
-SWEEP_CI = {("write", "16"), ("between", "20"), ("batch", "44")}  # CI runs these three
 
 
-@pytest.mark.parametrize("point", [
-    pytest.param(p, marks=pytest.mark.integration if p in SWEEP_CI else pytest.mark.slow)
-    for p in SWEEP], ids=["-".join(p) for p in SWEEP])
+@pytest.mark.slow  # CI kills at four points of each kind (test_a_killed_search_resumes_...)
+@pytest.mark.parametrize("point", SWEEP, ids=["-".join(p) for p in SWEEP])
 def test_kill_sweep_loses_nothing(tmp_path, point):
     """kill -9 at many points (inside and between state writes, inside epochs of every
     trial), then the same command: the ledger is whole each time."""
