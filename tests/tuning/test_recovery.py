@@ -192,7 +192,7 @@ SWEEP = ([("write", str(n)) for n in range(1, 41, 3)] +
          [("batch", str(n)) for n in (1, 5, 12, 20, 31, 44, 60, 75)])
 
 
-@pytest.mark.slow  # CI kills at four points of each kind (test_a_killed_search_resumes_...)
+@pytest.mark.slow  # CI kills at four points: test_a_killed_search_resumes_with_nothing_lost
 @pytest.mark.parametrize("point", SWEEP, ids=["-".join(p) for p in SWEEP])
 def test_kill_sweep_loses_nothing(tmp_path, point):
     """kill -9 at many points (inside and between state writes, inside epochs of every
