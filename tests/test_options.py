@@ -70,7 +70,7 @@ def test_the_docstring_lists_every_python_option():
     ({}, ["--task", "mnist"]),
     ({"TASK": "digits", "TRIALS": "2", "EPOCHS": "3"},
      ["--task", "digits", "--max-trials", "2", "--epochs", "3"]),
-    ({"DATA": "my folder", "RETRAIN": "no", "PLAN": "1", "EXPORT": "tflite"},
+    ({"TASK": "mnist", "DATA": "my folder", "RETRAIN": "no", "PLAN": "1", "EXPORT": "tflite"},
      ["--data", "my folder", "--plan", "--no-retrain", "--export", "tflite"]),
     ({"TASK": "mr", "PLAN": "", "RETRAIN": "yes", "BUDGET": "5m"},
      ["--task", "mr", "--budget", "5m", "--retrain"]),

@@ -1,13 +1,15 @@
 """Every private API of Keras, keras-tuner and TensorFlow that tfopt relies on, in one place.
 
-Nothing else in tfopt imports `keras.src`, `keras_tuner.src` or reads their private
-attributes. Each use first checks the installed version against the versions tested
+Nothing else in tfopt imports `keras.src` or `keras_tuner.src`, or reads private state of
+objects it did not make (an oracle's retry queue, Hyperband's schedule, TensorFlow's
+gradient registry). Each use first checks the installed version against the versions tested
 (`TESTED`, the same bounds setup.cfg installs) and that the private name is still there,
 and otherwise raises `CompatError` saying what is installed and what to install.
 
-tfopt also overrides a few of keras-tuner's private hooks (`_try_build`,
-`_try_run_and_update_trial`, ...); `require_hooks` checks that they exist where the
-overriding classes are defined.
+tfopt's own subclasses also override or call some of keras-tuner's private methods
+(`_try_build`, `_try_run_and_update_trial`, `_save_trial`, ...); `require_hooks` checks
+that they exist where those classes are put together (`tfopt.tuning.tuners`). The
+multi-worker fixes check Keras' trainer themselves (`tfopt.training.multi_worker`).
 """
 
 import contextlib

@@ -122,6 +122,9 @@ def _run_search(args):
 
         space = load_space_file(args.space) if args.space else {}
         settings["space"] = {**space, **parse_set(args.set)}
+    if args.workers and (args.chief or args.worker is not None):
+        raise InputError("--workers starts its own chief and workers; leave out --chief "
+                         "and --worker.")
     verbose = 1 if sys.stdout.isatty() else 2
     show(verbose)
     config = SearchConfig(**settings, verbose=verbose, started=args.started).resolved()
@@ -130,9 +133,6 @@ def _run_search(args):
         from tfopt.scale.roles import check_role
 
         check_role(chief=True, budget=config.budget)
-        if args.chief or args.worker is not None:
-            raise InputError("--workers starts its own chief and workers; leave out --chief "
-                             "and --worker.")
         return launch(args.argv, args.workers, config.out, args.gpus_per_trial)
     from tfopt import runner
 

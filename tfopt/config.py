@@ -23,6 +23,7 @@ _EXTRA = (
     ("custom_model", None),  # the name of the user's build(hp) or HyperModel
     ("custom", None),  # that build(hp) or HyperModel itself
     ("task_spec", None),  # the resolved `tfopt.data.tasks.Task`
+    ("model_given", None),  # whether the user chose the model (resolved() fills `model`)
     ("started", None),  # time.time() when the command began: a budget counts from there
 )
 _Fields = dataclasses.make_dataclass(
@@ -86,7 +87,7 @@ class SearchConfig(_Fields):
                            for path in (self.data, self.init_from))
         resolved = dataclasses.replace(
             self, task=None if data else task.name, data=data, model=model, custom=custom,
-            custom_model=custom_name(custom), task_spec=task,
+            custom_model=custom_name(custom), task_spec=task, model_given=self.model is not None,
             max_trials=_positive("max_trials", self.max_trials),
             epochs=_positive("epochs", self.epochs), out=str(out), export=export,
             space=space or None, init_from=init_from, budget=parse_budget(self.budget))
@@ -231,7 +232,7 @@ def _check_settings(config):
         _positive(name, getattr(config, name))
     if isinstance(config.seed, bool) or not isinstance(config.seed, int) or config.seed < 0:
         raise InputError(f"seed must be a non-negative integer. Received: seed={config.seed!r}")
-    if isinstance(config.verbose, bool) or config.verbose not in (0, 1, 2):
+    if config.verbose not in (0, 1, 2):  # True and False count as 1 and 0
         raise InputError(f"verbose must be 0 (silent), 1 or 2. Received: "
                          f"verbose={config.verbose!r}")
 

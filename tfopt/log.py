@@ -1,13 +1,14 @@
 """tfopt's one voice: everything the library says goes through `logging.getLogger("tfopt")`.
 
-`verbose` decides what is shown: 0 nothing below a warning, 1 and 2 progress (2 also asks
-Keras for one line per epoch instead of progress bars). The command line, and a
-`tfopt.search` call, show it on the console (`show`) unless the program has given the
-`tfopt` logger handlers of its own.
+`verbose` decides what is shown: 0 nothing but errors, 1 and 2 progress and warnings (2
+also asks Keras for one line per epoch instead of progress bars). The command line, and a
+`tfopt.search` call, show it on the console (`show`); a program that gives the `tfopt`
+logger handlers of its own keeps them, and their levels.
 
 Example:
     >>> import logging
-    >>> logging.getLogger("tfopt").setLevel(logging.WARNING)  # tfopt quiet, Keras as it is
+    >>> logging.getLogger("tfopt").addHandler(logging.FileHandler("tfopt.log"))
+    >>> logging.getLogger("tfopt").setLevel(logging.INFO)  # tfopt's lines to a file
 """
 
 import logging
@@ -44,9 +45,10 @@ class _Console(logging.StreamHandler):
 
 
 def show(verbose):
-    """Shows tfopt's messages at `verbose` (0: warnings only) on the console, unless the
+    """Shows tfopt's messages at `verbose` (0: errors only) on the console, unless the
     program has given the `tfopt` logger handlers of its own."""
     if not logger.handlers:
         logger.addHandler(_Console())
         logger.propagate = False
-    logger.setLevel(logging.INFO if verbose else logging.WARNING)
+    if all(isinstance(handler, _Console) for handler in logger.handlers):
+        logger.setLevel(logging.INFO if verbose else logging.ERROR)

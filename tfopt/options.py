@@ -208,11 +208,16 @@ def _cli_help(opt):
     text = opt.help
     if opt.choices and not opt.argparse_choices:
         text += f": {', '.join(opt.choices)}"
-    shown = opt.default not in (None, (), False) and opt.kind not in ("switch", "append")
+    shown = _has_default(opt) and opt.kind not in ("switch", "append")
     if opt.kind == "switch":
         shown = opt.default is not None
         return text + (f" (default: {'on' if opt.default else 'off'})" if shown else "")
     return text + (f" (default: {opt.default})" if shown else "")
+
+
+def _has_default(opt):
+    """Whether the option has a default worth showing (not None, off or empty)."""
+    return not (opt.default is None or opt.default is False or opt.default == ())
 
 
 def docstring(summary, returns, example):
@@ -221,7 +226,7 @@ def docstring(summary, returns, example):
     for opt in OPTIONS:
         if opt.name in ("workers", "gpus_per_trial", "set"):
             continue  # command-line only: they start processes or build `space`
-        default = "" if opt.default in (None, (), False) else f" Default: {opt.default!r}."
+        default = f" Default: {opt.default!r}." if _has_default(opt) else ""
         choices = f" One of: {', '.join(map(repr, opt.choices))}." if opt.choices else ""
         text = f"{opt.name}: {opt.help[0].upper()}{opt.help[1:]}.{choices}{opt.python_help}"
         lines += textwrap.wrap(text + default, width=88, initial_indent="    ",
@@ -232,11 +237,13 @@ def docstring(summary, returns, example):
 def make_arguments(environ=None):
     """The `tfopt search` arguments that `make search VAR=value ...` asks for: each option's
     `make` variable that is set and not empty (RETRAIN=no turns retraining off; PLAN=1 and
-    PLAN=yes ask for the plan)."""
+    PLAN=yes ask for the plan; DATA wins over TASK)."""
     environ = os.environ if environ is None else environ
     argv = []
     for opt in OPTIONS:
         value = environ.get(opt.make or "", "").strip()
+        if opt.name == "task" and environ.get("DATA", "").strip():
+            continue  # DATA=... stands in for the task
         if not value:
             continue
         if opt.kind == "switch":

@@ -77,15 +77,19 @@ search.__doc__ = docstring(
 
 def run(config):
     """Runs the search `config` (resolved) describes, stage by stage."""
+    show(config.verbose)
     started = config.started or time.time()
     setup = set_up(config)
     config = setup.config
-    source = loading.load_source(config.init_from) if config.init_from else None
+    source = loading.load_source(config.init_from) if config.init_from else None  # fine-tuning
     data = load(config, source)
     space = build_space(config, data, source)
+    given = (config.epochs is not None, config.max_trials is not None)
     config = config.with_search_defaults(data.sizes["train"])
-    plan = make_plan(config, space, data, started=started)
-    logger.info(plan.text)
+    plan = make_plan(config, space, data, given=given, started=started)
+    for line in (plan.text, plan.note):
+        if line:
+            logger.info(line)
     if config.plan_only:
         return plan.as_dict()
     config = dataclasses.replace(config, epochs=plan.max_epochs, max_trials=plan.max_trials)
@@ -129,7 +133,6 @@ class Data:
     train: object  # the training and validation splits as datasets
     val: object
     sizes: dict  # examples in each split
-    given: tuple  # whether the user gave (epochs, max_trials)
 
 
 def load(config, source):
@@ -144,15 +147,14 @@ def load(config, source):
     logger.info(f"data: {splits.source}; splits {splits.sizes()}, {splits.num_classes} "
                 f"classes, input {splits.input_shape}")
     for line in describe_settings(splits, settings, config.model,
-                                  model_given=config.model != config.task_spec.default_model):
-        logger.info(line.removeprefix("[tfopt] "))
+                                  model_given=bool(config.model_given)):
+        logger.info(line)
     return Data(splits, settings, to_dataset(splits.x_train, splits.y_train, splits.modality),
-                to_dataset(splits.x_val, splits.y_val, splits.modality), splits.sizes(),
-                (config.epochs is not None, config.max_trials is not None))
+                to_dataset(splits.x_val, splits.y_val, splits.modality), splits.sizes())
 
 
 @dataclasses.dataclass(frozen=True)
-class Space:
+class SearchSpace:
     hypermodel: object  # a `keras_tuner.HyperModel`
     hyperparameters: object  # the user's ranges as `keras_tuner.HyperParameters`, or None
 
@@ -168,7 +170,7 @@ def build_space(config, data, source):
         hypermodel = finetune.FineTuneHyperModel(source.network, splits.num_classes, **common)
         logger.info(f"fine-tuning {config.init_from}'s {source.network.name} network (blocks "
                     f"{', '.join(hypermodel.blocks)}); new {splits.num_classes}-class classifier")
-        return Space(hypermodel, None)
+        return SearchSpace(hypermodel, None)
     own_family = config.custom is None and config.model == task.default_model
     defaults = dict(task.defaults) if own_family else {}
     hypermodel = make_hypermodel(config.model, splits, custom=config.custom, flip=task.flip,
@@ -178,11 +180,11 @@ def build_space(config, data, source):
                     + ", ".join(f"{k}={v}" for k, v in defaults.items())
                     + f", the rest as {config.model}'s")
     if not config.space:
-        return Space(hypermodel, None)
+        return SearchSpace(hypermodel, None)
     base, addable = base_space(config.model)
     logger.info("search space: your ranges for " + ", ".join(sorted(config.space))
                 + "; the rest as the family's")
-    return Space(hypermodel, apply_space(config.space, base, addable=addable))
+    return SearchSpace(hypermodel, apply_space(config.space, base, addable=addable))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -201,11 +203,11 @@ def run_trials(config, setup, data, space, plan, started):
     budget = budget_module.for_search(config, plan, data.sizes, space.hypermodel, started)
     callbacks = (trial_callbacks(run_dir / "logs", objective=data.settings["objective"])
                  + [clock] + budget_module.callbacks(budget) + list(config.callbacks or []))
-    roles = None
+    chief_worker = None
     if config.chief or config.worker is not None:  # gRPC and keras-tuner's protos only then
-        from tfopt.scale import chief_worker as roles
-    with roles.role(config.chief, config.worker, config.chief_address) if roles else \
-            contextlib.nullcontext():
+        from tfopt.scale import chief_worker
+    with chief_worker.role(config.chief, config.worker, config.chief_address) \
+            if chief_worker else contextlib.nullcontext():
         tuner = make_tuner(config.tuner, space.hypermodel, objective=data.settings["objective"],
                            directory=run_dir, max_trials=config.max_trials,
                            epochs=config.epochs, seed=config.seed,
@@ -213,10 +215,10 @@ def run_trials(config, setup, data, space, plan, started):
                            hyperparameters=space.hyperparameters, iterations=plan.iterations,
                            budget=budget, step_clock=clock)
         if config.chief:
-            roles.serve_search(tuner, run_dir, config.chief_address)
+            chief_worker.serve_search(tuner, run_dir, config.chief_address)
         else:
-            if roles:
-                roles.connect(tuner, run_dir)
+            if chief_worker:
+                chief_worker.connect(tuner, run_dir)
             tuner.search(data.train, validation_data=data.val, epochs=config.epochs,
                          callbacks=callbacks, verbose=config.verbose)
     return Trials(tuner, run_dir, budget)

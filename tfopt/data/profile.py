@@ -57,14 +57,14 @@ def describe_settings(splits, settings, model, *, model_given):
         f"text, {splits.input_shape[0]} tokens a text, {len(splits.vocabulary or ()):,} words"
     weights = settings["class_weight"]
     lines = [
-        f"[tfopt] inferred: {splits.modality} data ({kind}), {splits.num_classes} classes "
+        f"inferred: {splits.modality} data ({kind}), {splits.num_classes} classes "
         f"(train: {counts})",
-        f"[tfopt] inferred: imbalance {settings['imbalance_ratio']:.1f}:1 "
+        f"inferred: imbalance {settings['imbalance_ratio']:.1f}:1 "
         f"({'above' if settings['imbalanced'] else 'within'} {IMBALANCE_THRESHOLD:.0f}:1); class "
         "weights " + ("on (" + ", ".join(f"{splits.class_names[c]} {w:.2f}" for c, w in
                                          weights.items()) + ")" if weights else "off")
         + f"; objective {settings['objective']}",
-        f"[tfopt] model: {model}" + ("" if model_given else
+        f"model: {model}" + ("" if model_given else
                                      f" (default for {splits.modality} data; --model to change)"),
     ]
-    return lines + [f"[tfopt] data note: {note}" for note in getattr(splits, "notes", ())]
+    return lines + [f"data note: {note}" for note in getattr(splits, "notes", ())]

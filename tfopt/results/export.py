@@ -25,7 +25,7 @@ TFLITE_VARIANTS = {
 def export_models(final, network, data, run_dir, *, formats=()):
     """Writes the exports and returns one row per export: format, path, bytes, test accuracy.
 
-    `final` takes raw inputs (see `tfopt.final.with_preprocessing`) and is
+    `final` takes raw inputs (see `tfopt.results.final.with_preprocessing`) and is
     saved as `final_model.keras` and the SavedModel `saved_model/`; TensorFlow
     Lite files hold `network` (the same weights without the preprocessing), which
     takes preprocessed inputs (pixels scaled to [0, 1], or token ids from

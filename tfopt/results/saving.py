@@ -49,8 +49,8 @@ def save_results(tuner, data, config, run_dir, *, final_summary, probabilities, 
 
     `probabilities` holds the test-split probabilities of each candidate
     ("checkpoint", "retrained", "ensemble", and "final": the final model on raw
-    inputs); `final_summary` and `exports` come from `tfopt.final.finalize`
-    and `tfopt.export.export_models`; `settings` from `tfopt.data.profile.infer_settings`;
+    inputs); `final_summary` and `exports` come from `tfopt.results.final.finalize`
+    and `tfopt.results.export.export_models`; `settings` from `tfopt.data.profile.infer_settings`;
     `init_from` is the fine-tuning vs from-scratch comparison, if any.
 
     Returns:

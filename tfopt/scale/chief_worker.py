@@ -428,5 +428,5 @@ class WorkerClient(oracle_client.OracleClient):
         if error.code() not in (grpc.StatusCode.PERMISSION_DENIED,
                                 grpc.StatusCode.FAILED_PRECONDITION):
             raise error
-        logger.info(f"worker {self.tuner_id}: the chief refused trial {trial_id}'s result "
+        logger.warning(f"worker {self.tuner_id}: the chief refused trial {trial_id}'s result "
                     f"({error.details()}); it was given to another worker")

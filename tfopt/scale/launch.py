@@ -57,7 +57,7 @@ def launch(argv, workers, out, gpus_per_trial=0):
         child.relay.join(timeout=10)
     for k, child in enumerate(children[1:], 1):
         if child.returncode:
-            logger.info(f"worker {k} exited with code {child.returncode}")
+            logger.warning(f"worker {k} exited with code {child.returncode}")
     return code
 
 

@@ -11,11 +11,13 @@ more than that is not kept aside and its time goes to the search; should the
 search end with enough time left, it retrains all the same (otherwise the
 final model is the best trial's checkpoint).
 
-Everything about the wall-clock budget is here: parsing it, the plan's arithmetic under it
-(`epochs_for_budget`, `kept_retrain_epochs`), the `Budget` a search asks (`for_search`), the
-callback that ends a trial at the deadline (`callbacks`), whether the final model retrains in
-the time left (`retrain_decision`) and what results.json records (`summary`). The oracles
-ask it through `tfopt.tuning.tuners._WithinBudget`."""
+Here: parsing a budget, the time arithmetic of a plan under it (`epochs_for_budget`,
+`kept_retrain_epochs`), the `Budget` a search asks (`for_search`), the callback that ends a
+trial at the deadline (`callbacks`), whether the final model retrains in the time left
+(`retrain_decision`) and what results.json records (`summary`). Its users: the plan
+(`tfopt.tuning.plan.make_plan` decides whether Hyperband's brackets repeat or the defaults
+train instead), the oracles (`tfopt.tuning.tuners._WithinBudget`) and the deadline callback
+(`tfopt.training.callbacks.DeadlineCallback`)."""
 
 import dataclasses
 import functools
@@ -25,7 +27,7 @@ import time
 
 from tfopt.errors import InputError
 from tfopt.log import logger
-from tfopt.tuning.model_cost import epoch_seconds_by_cost
+from tfopt.tuning.model_cost import configuration_cost, epoch_seconds_by_cost
 
 _UNITS = {"s": 1, "m": 60, "h": 3600}
 # Largest share of the budget the final retraining may take. Retraining from scratch on
@@ -152,7 +154,7 @@ class Budget:
     def model_epoch_seconds(self, values=None):
         """Estimated seconds an epoch of the model of hyperparameter `values`: the trial it
         continues, if any, took; else by its cost from the models timed so far (see
-        `tfopt.model_cost.epoch_seconds_by_cost`); else the mean of the trials so far."""
+        `tfopt.tuning.model_cost.epoch_seconds_by_cost`); else the mean of the trials so far."""
         values = values or {}
         if values.get("tuner/trial_id") in self._epoch_times:
             return self._epoch_times[values["tuner/trial_id"]]
@@ -306,7 +308,7 @@ def retrain_epochs(config, train_val_ratio):
 
 def kept_retrain_epochs(config, train_val_ratio, epoch_seconds):
     """`retrain_epochs`, or 0 under a budget where retraining would take more than
-    `tfopt.budget.RETRAIN_SHARE` of it (the final model is then the best checkpoint)."""
+    `tfopt.tuning.budget.RETRAIN_SHARE` of it (the final model is then the best checkpoint)."""
     epochs = retrain_epochs(config, train_val_ratio)
     if config.budget and epochs * epoch_seconds > RETRAIN_SHARE * config.budget:
         return 0
@@ -340,8 +342,6 @@ def for_search(config, plan, sizes, hypermodel, started):
     (`tfopt.tuning.plan.Plan`) and the splits' `sizes`; `started` is when the command began."""
     if not config.budget:
         return None
-    from tfopt.tuning.model_cost import configuration_cost
-
     return Budget(config.budget, spent=time.time() - started, setup=plan.setup,
                   epoch_seconds=plan.epoch_seconds, train_val_ratio=plan.train_val_ratio,
                   test_ratio=sizes["test"] / sizes["train"],

@@ -4,7 +4,7 @@ A search's sampled models differ in compute by 50x and more (Fashion-MNIST's
 VGG space: 0.5 million multiply-adds an example for the defaults, 29 million
 for 3 blocks of 2 convolutions of 32-128 filters), so a wall-clock budget
 estimates each next trial from its own model rather than from the mean of
-the trials so far (`tfopt.budget.Budget`).
+the trials so far (`tfopt.tuning.budget.Budget`).
 """
 
 import math

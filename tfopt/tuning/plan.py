@@ -10,7 +10,6 @@ import keras_tuner as kt
 from tfopt.tuning.budget import (RETRAIN_SHARE, epochs_for_budget, estimated_seconds,
                                   format_seconds, kept_retrain_epochs)
 from tfopt.data.pipeline import batched, first_batches
-from tfopt.log import logger
 from tfopt.training.callbacks import StepClock
 from tfopt.training.strategy import build_training_state, clear_session, gpu_count
 from tfopt.tuning.model_cost import multiply_adds
@@ -46,6 +45,7 @@ class Plan:
     retrain_epochs: float  # epochs kept aside for retraining
     budget: float  # seconds, or None
     text: str  # the plan line a person reads
+    note: str = None  # a warning after it: the budget is shorter than one trial
 
     def as_dict(self):
         """What `tfopt.search(..., plan_only=True)` returns."""
@@ -58,9 +58,10 @@ class Plan:
                 "text": self.text}
 
 
-def make_plan(config, space, data, *, started):
+def make_plan(config, search_space, data, *, given, started):
     """The `Plan` of the search `config` describes, on `data` (`tfopt.runner.Data`), from a
-    timing probe of the space's models (`space`: `tfopt.runner.Space`).
+    timing probe of the search space's models (`tfopt.runner.SearchSpace`); `given`:
+    whether the user gave (epochs, max_trials), `started`: when the command began.
 
     The probe's time is the search's: a search times the default model and one sample,
     `--plan` (which only prints the plan) three samples. Under a budget Hyperband's
@@ -68,9 +69,10 @@ def make_plan(config, space, data, *, started):
     `max_epochs` whose round fits (unless `epochs` is given); too short for one round,
     the defaults train instead (`explore` False).
     """
-    epochs_given, trials_given = data.given
-    setup, epoch_seconds, timings = probe(space.hypermodel, data.train, data.sizes["train"],
-                                          space=space.hyperparameters,
+    epochs_given, trials_given = given
+    setup, epoch_seconds, timings = probe(search_space.hypermodel, data.train,
+                                          data.sizes["train"],
+                                          space=search_space.hyperparameters,
                                           samples=3 if config.plan_only else 1)
     ratio = (data.sizes["train"] + data.sizes["val"]) / data.sizes["train"]
     repeat = bool(config.budget) and config.tuner == "hyperband" and not trials_given
@@ -80,8 +82,8 @@ def make_plan(config, space, data, *, started):
         config = dataclasses.replace(config, epochs=epochs, max_trials=None)
     trials, total = count_trials(make_oracle(
         config.tuner, data.settings["objective"], max_trials=config.max_trials,
-        epochs=config.epochs, hyperparameters=space.hyperparameters,
-        hypermodel=space.hypermodel), config.epochs)
+        epochs=config.epochs, hyperparameters=search_space.hyperparameters,
+        hypermodel=search_space.hypermodel), config.epochs)
     left = (config.budget or 0) - (time.time() - started)
     explore = not (repeat and not epochs_given and estimated_seconds(
         trials, total, setup, epoch_seconds) > left)
@@ -91,13 +93,14 @@ def make_plan(config, space, data, *, started):
                     retrain=config.retrain)
     first = setup + (1 if config.tuner == "hyperband" else config.epochs) \
         * epoch_seconds
+    note = None
     if config.budget and first > left:
-        logger.info(f"budget: {format_seconds(config.budget)} is shorter than one trial (about "
-                    f"{format_seconds(first)} after loading and timing); the first trial runs "
-                    "anyway and is stopped at the deadline")
+        note = (f"budget: {format_seconds(config.budget)} is shorter than one trial (about "
+                f"{format_seconds(first)} after loading and timing); the first trial runs "
+                "anyway and is stopped at the deadline")
     return Plan(config.tuner, trials, total, config.epochs, config.max_trials,
                 REPEATS if repeat else 1, setup, epoch_seconds, timings,
-                ratio, repeat, explore, kept, config.budget, text)
+                ratio, repeat, explore, kept, config.budget, text, note)
 
 
 class Probe(typing.NamedTuple):
@@ -115,7 +118,7 @@ def probe(hypermodel, train, train_size, *, samples=3, steps=12, seed=0, space=N
     Each trains the first batch (which carries the tracing) and 3 timed ones, then, if
     those took under `seconds`, the rest of `steps` (`_time_one`). Sampled models are the
     search's typical trial: bigger or smaller than the default, with other batch sizes.
-    `space` holds the user's ranges (`tfopt.space.apply_space`), if any. On CPU each is
+    `space` holds the user's ranges (`tfopt.tuning.space.apply_space`), if any. On CPU each is
     timed on batches of at most `CPU_PROBE_BATCH`; on a GPU on its own batch size.
     """
     batch = None if gpu_count() else CPU_PROBE_BATCH
@@ -185,7 +188,7 @@ def describe(tuner_kind, trials, epochs, setup, epoch_seconds, *, retrain_epochs
     Under a `budget`: `repeat` when Hyperband's brackets go round until it is
     spent; `explore=False` when one round does not fit (the defaults train
     instead, then retrain); `retrain` is whether the best trial retrains at all
-    (`retrain_epochs` 0 with it: more than `tfopt.budget.RETRAIN_SHARE` of the
+    (`retrain_epochs` 0 with it: more than `tfopt.tuning.budget.RETRAIN_SHARE` of the
     budget by the probe, so no time is kept for it at first)."""
     search_seconds = trials * setup + epochs * epoch_seconds
     final_seconds = retrain_epochs * epoch_seconds

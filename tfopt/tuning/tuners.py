@@ -25,14 +25,17 @@ from tfopt.log import logger
 
 STATS_FILE = "trial_stats.json"
 # Models a budgeted search draws for its next trial before it stops: each that would not end in
-# time by its own estimate (`tfopt.budget.Budget.model_epoch_seconds`) gives way to another.
+# time by its own estimate (`tfopt.tuning.budget.Budget.model_epoch_seconds`) gives way to another.
 DRAWS = 5
 
 
-# keras-tuner's private hooks that the classes below (and their mixins) override.
+# keras-tuner's private methods that the classes below and their mixins (tfopt.tuning.recovery,
+# tfopt.training.tensorboard_logs) override or call.
 _compat.require_hooks(kt.Tuner, "_try_build", "_build_hypermodel", "_try_run_and_update_trial",
-                      "_configure_tensorboard_dir")
-_compat.require_hooks(kt.Oracle, "_random_values", "_get_trial_dir")
+                      "_configure_tensorboard_dir", "_is_worker", "_get_tuner_fname",
+                      "_get_checkpoint_fname")
+_compat.require_hooks(kt.Oracle, "_random_values", "_get_trial_dir", "_get_oracle_fname",
+                      "_save_trial", "_check_consecutive_failures")
 
 
 class _Progress:
@@ -149,7 +152,7 @@ class _DefaultsFirst:
 
 
 class _WithinBudget:
-    """Oracle mixin: no new trial when it would not end within `budget` (a `tfopt.budget.Budget`),
+    """Oracle mixin: no new trial when it would not end within `budget` (a `tfopt.tuning.budget.Budget`),
     except the first, so that every search has a result.
 
     Each trial is estimated by its own model (`Budget.model_epoch_seconds`); a
@@ -161,7 +164,7 @@ class _WithinBudget:
     improving (its best epoch within early stopping's patience of its last): a
     trial continues it from its checkpoint (as Hyperband's own rounds do) for the
     epochs that fit (less the retraining's growing share, when kept aside).
-    That also happens once `tfopt.budget.EXPLOIT_AFTER` of the budget is spent
+    That also happens once `tfopt.tuning.budget.EXPLOIT_AFTER` of the budget is spent
     (then the brackets go on, with the time the continuation leaves: short
     trials alone train too few epochs on large data).
     When the budget's `explore` is off (too short for one round of brackets),
@@ -319,7 +322,7 @@ def make_oracle(kind, objective, *, max_trials=None, epochs=10, seed=None,
     budget repeats them until time is up); for the others `max_trials` is the
     number of trials. The
     first trial is the default configuration (except for grid, which walks its
-    grid). `hyperparameters` (from `tfopt.space.apply_space`) replace the
+    grid). `hyperparameters` (from `tfopt.tuning.space.apply_space`) replace the
     family's own ranges of the same names. A `hypermodel` declares its space on
     the oracle (a tuner does that itself; the plan of a grid needs it).
 
@@ -354,10 +357,10 @@ def make_tuner(kind, hypermodel, *, objective, directory, project_name="tuner", 
     `epochs` are each trial's (hyperband: `max_epochs`). An existing
     `directory/project_name` is resumed, never overwritten, also after a kill at
     any point (`tfopt.tuning.recovery`). With a
-    `tfopt.budget.Budget`, no trial is started that would not end in time.
+    `tfopt.tuning.budget.Budget`, no trial is started that would not end in time.
     `step_clock` is the `StepClock` among the search's callbacks (for the
     seconds inside training steps in trial_stats.json). Trials build their models
-    in the global dtype policy of this call (`tfopt.distribute.set_mixed_precision`).
+    in the global dtype policy of this call (`tfopt.training.strategy.set_mixed_precision`).
 
     Raises:
         InputError: for an unknown kind.
