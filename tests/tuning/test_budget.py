@@ -348,7 +348,9 @@ def test_past_the_exploit_share_the_best_trial_continues_and_the_brackets_go_on(
     # Hyperband's first trial trains 1 epoch; without the rule the next would be a new one
     assert first.hyperparameters.values["tuner/epochs"] == 1
     assert second["tuner/trial_id"] == first.trial_id
-    assert second["tuner/initial_epoch"] == 1 and second["tuner/epochs"] > 3
+    assert second["tuner/initial_epoch"] == 1 and second["tuner/epochs"] > 1
+    # the budget's continuation (Hyperband's own promotion is not recorded there); how many
+    # epochs fit depends on how fast the machine trains the first trial's
     assert summary["continued"][0] == {"trial_id": first.trial_id, "from_epoch": 1,
                                        "to_epoch": second["tuner/epochs"]}
     assert len(summary["continued"]) <= 2  # once mid-way, at most once more at the end
