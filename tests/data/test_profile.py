@@ -39,9 +39,9 @@ def test_the_users_choices_win():
 def test_the_summary_says_what_was_inferred_and_why():
     data = make([100, 50, 10])
     lines = describe_settings(data, infer_settings(data), "vgg", model_given=False)
-    assert lines[0] == ("[tfopt] inferred: image data (images 4x4x1), 3 classes "
+    assert lines[0] == ("inferred: image data (images 4x4x1), 3 classes "
                         "(train: cat 100, dog 50, fox 10)")
-    assert lines[1].startswith("[tfopt] inferred: imbalance 10.0:1 (above 3:1); class weights "
+    assert lines[1].startswith("inferred: imbalance 10.0:1 (above 3:1); class weights "
                                "on (cat 0.53, dog 1.07, fox 5.33); objective val_balanced_accuracy")
-    assert lines[2] == "[tfopt] model: vgg (default for image data; --model to change)"
-    assert lines[3] == "[tfopt] data note: resized 2 images"
+    assert lines[2] == "model: vgg (default for image data; --model to change)"
+    assert lines[3] == "data note: resized 2 images"

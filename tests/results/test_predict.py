@@ -83,19 +83,25 @@ def text_run(tmp_path_factory):
                         max_trials=1, epochs=3, out=str(folder / "run"), verbose=0)
 
 
-def test_transformer_on_own_text_classifies_raw_text(text_run, tmp_path):
-    assert text_run.results["test_accuracy"] > 0.8  # chance is 0.5
+def _predicts_raw_text_as_the_model_does(run, tmp_path):
+    """`predict` on stdin and on a file (an empty line skipped) gives the final model's
+    labels; a folder is refused. Returns the labels of a positive and a negative line."""
     lines = ["a gorgeous , moving and funny film .", "", "dull , lifeless and far too long ."]
-    rows = predict(text_run.run_dir, "-", stdin=io.StringIO("\n".join(lines)))
+    rows = predict(run.run_dir, "-", stdin=io.StringIO("\n".join(lines)))
     assert [r[0] for r in rows] == [lines[0], lines[2]]
-    expected = text_run.model.predict(np.array([lines[0], lines[2]], dtype=object), verbose=0)
+    expected = run.model.predict(np.array([lines[0], lines[2]], dtype=object), verbose=0)
     assert [r[1] for r in rows] == [["negative", "positive"][i] for i in expected.argmax(1)]
-    assert [r[1] for r in rows] == ["positive", "negative"]
     file = tmp_path / "reviews.txt"
     file.write_text("\n".join(lines))
-    assert predict(text_run.run_dir, file) == rows
+    assert predict(run.run_dir, file) == rows
     with pytest.raises(InputError, match="This run classifies text"):
-        predict(text_run.run_dir, tmp_path)
+        predict(run.run_dir, tmp_path)
+    return [r[1] for r in rows]
+
+
+def test_transformer_on_own_text_classifies_raw_text(text_run, tmp_path):
+    assert text_run.results["test_accuracy"] > 0.8  # chance is 0.5
+    assert _predicts_raw_text_as_the_model_does(text_run, tmp_path) == ["positive", "negative"]
 
 
 def test_own_text_lists_its_most_confidently_wrong_texts(text_run):
@@ -125,16 +131,7 @@ def mr_run(shared_data_dir, tmp_path_factory):
 def test_transformer_on_mr_classifies_raw_text(mr_run, tmp_path):
     assert mr_run.results["data_sizes"] == {"train": 8635, "val": 960, "test": 1067}
     assert mr_run.results["test_accuracy"] > 0.55  # chance is 0.5
-    lines = ["a gorgeous , moving and funny film .", "", "dull , lifeless and far too long ."]
-    rows = predict(mr_run.run_dir, "-", stdin=io.StringIO("\n".join(lines)))
-    assert [r[0] for r in rows] == [lines[0], lines[2]]
-    expected = mr_run.model.predict(np.array([lines[0], lines[2]], dtype=object), verbose=0)
-    assert [r[1] for r in rows] == [["negative", "positive"][i] for i in expected.argmax(1)]
-    file = tmp_path / "reviews.txt"
-    file.write_text("\n".join(lines))
-    assert predict(mr_run.run_dir, file) == rows
-    with pytest.raises(InputError, match="This run classifies text"):
-        predict(mr_run.run_dir, tmp_path)
+    _predicts_raw_text_as_the_model_does(mr_run, tmp_path)
 
 
 @pytest.mark.slow
