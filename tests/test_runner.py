@@ -1,6 +1,9 @@
 """`tfopt.search` end to end on digits: results, TensorBoard logs with HParams, resuming."""
 
+import contextlib
 import csv
+import dataclasses
+import io
 import json
 
 import keras
@@ -13,8 +16,24 @@ import tfopt
 
 @pytest.fixture(scope="module")
 def digits_run(tmp_path_factory):
+    """A 2-trial random search on digits with the default final stage, verbose=0; it also
+    records the data loads, the input pipelines made and what the search printed."""
+    from tfopt import runner
+    from tfopt.data import tasks
+
     out = tmp_path_factory.mktemp("runs") / "digits"
-    return tfopt.search("digits", tuner="random", max_trials=2, epochs=2, out=str(out), verbose=0)
+    loads, pipelines, printed = [], [], io.StringIO()
+    load, to_dataset = tasks.TASKS["digits"].load, runner.to_dataset
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setitem(tasks.TASKS, "digits", dataclasses.replace(
+            tasks.TASKS["digits"], load=lambda data_dir: loads.append("digits") or load(data_dir)))
+        patch.setattr(runner, "to_dataset",
+                      lambda *args: pipelines.append(args[2]) or to_dataset(*args))
+        with contextlib.redirect_stdout(printed), contextlib.redirect_stderr(printed):
+            result = tfopt.search("digits", tuner="random", max_trials=2, epochs=2,
+                                  out=str(out), verbose=0)
+    result.loads, result.pipelines, result.printed = loads, pipelines, printed.getvalue()
+    return result
 
 
 def _tags(folder):
@@ -137,33 +156,11 @@ def test_rerun_resumes_and_keeps_finished_trials(digits_run):
     assert resumed.results["trials_run"] == 3
 
 
-def test_data_is_loaded_once_per_search_and_verbose_0_prints_nothing(monkeypatch, tmp_path,
-                                                                     capfd):
-    from tfopt.data import tasks
-
-    calls = []
-    original = tasks.TASKS["digits"].load
-
-    def counting(data_dir):
-        calls.append(data_dir)
-        return original(data_dir)
-
-    monkeypatch.setitem(tasks.TASKS, "digits",
-                        tasks.dataclasses.replace(tasks.TASKS["digits"], load=counting))
-    from tfopt import runner
-
-    pipelines = []
-    to_dataset = runner.to_dataset
-    monkeypatch.setattr(runner, "to_dataset",
-                        lambda *args: pipelines.append(args[2]) or to_dataset(*args))
-    result = tfopt.search("digits", tuner="random", max_trials=2, epochs=1, retrain=False,
-                          out=str(tmp_path / "r"), verbose=0)
-    assert result.results["trials_run"] == 2 and len(calls) == 1
-    assert pipelines == ["image", "image"]  # train and validation, once for all trials
-    assert np.isfinite(result.results["best_validation_score"])
-    printed = capfd.readouterr()
-    assert "[tfopt]" not in printed.out + printed.err  # verbose=0: tfopt says nothing
-    assert "Epoch" not in printed.out  # nor does Keras
+def test_data_is_loaded_once_per_search_and_verbose_0_prints_nothing(digits_run):
+    assert digits_run.loads == ["digits"]  # once for the probe, every trial and the final stage
+    assert digits_run.pipelines == ["image", "image"]  # train and validation, once for all
+    assert "[tfopt]" not in digits_run.printed  # verbose=0: tfopt says nothing
+    assert "Epoch" not in digits_run.printed  # nor does Keras
 
 
 def test_a_custom_build_function_gets_the_whole_workflow(tmp_path):

@@ -262,7 +262,7 @@ def test_deadline_callback_stops_training_at_the_deadline_and_copies_share_the_b
 
 
 def test_a_budgeted_search_stops_launching_trials_and_finishes_cleanly(tmp_path):
-    budget = 25
+    budget = 18
     result = tfopt.search("digits", tuner="random", max_trials=200, epochs=2, budget=f"{budget}s",
                           out=str(tmp_path / "r"), verbose=0)
     summary = result.results["budget"]
