@@ -39,10 +39,10 @@ test-slow: install
 	$(PYTEST) -m slow $(PYTEST_ARGS)
 
 search: install
-	env -u WORKERS $(BIN)/python -m tfopt._make
+	env -u WORKERS $(BIN)/python -c 'import sys, tfopt.cli; sys.exit(tfopt.cli.make_search())'
 
 search-distributed: install
-	WORKERS=$(WORKERS) $(BIN)/python -m tfopt._make
+	WORKERS=$(WORKERS) $(BIN)/python -c 'import sys, tfopt.cli; sys.exit(tfopt.cli.make_search())'
 
 bench: install
 	TFOPT_DATA_DIR=$(DATA_DIR) $(BIN)/python -m benchmarks $(if $(filter 1 yes,$(QUICK)),--quick) $(BENCH_ARGS)

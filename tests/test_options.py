@@ -78,3 +78,12 @@ def test_the_docstring_lists_every_python_option():
 def test_make_variables_become_cli_arguments(environ, argv):
     assert make_arguments(environ) == argv
     assert build_parser().parse_args(["search", *argv]).command == "search"
+
+
+def test_make_search_prints_the_command_line_it_runs(capsys):
+    from tfopt.cli import make_search
+
+    assert make_search({"TASK": "mnsit", "TRIALS": "2"}) == 2  # bad input: exit code 2
+    printed = capsys.readouterr()
+    assert printed.out.splitlines()[0] == "tfopt search --task mnsit --max-trials 2"
+    assert "Did you mean 'mnist'?" in printed.err

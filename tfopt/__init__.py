@@ -1,8 +1,8 @@
 """tfopt: tune Keras models on built-in tasks, with TensorBoard and a result you can act on."""
 
-from tfopt._version import __version__
+__version__ = "0.1.0"  # first: modules read it with `from tfopt import __version__`
 
-from tfopt.data.tasks import TASKS
+from tfopt.data.tasks import TASKS  # noqa: E402
 
 __all__ = ["LoadedRun", "SearchResult", "TASKS", "load", "search", "__version__"]
 

@@ -2,12 +2,13 @@
 
 import argparse
 import os
+import shlex
 import sys
 import time
 
 from tfopt.errors import InputError, SearchError
 from tfopt.log import show
-from tfopt.options import OPTIONS, add_arguments
+from tfopt.options import OPTIONS, add_arguments, make_arguments
 
 EXIT_BAD_INPUT = 2
 EXIT_SEARCH_FAILED = 1
@@ -138,6 +139,14 @@ def _run_search(args):
 
     runner.run(config)
     return 0
+
+
+def make_search(environ=None):
+    """`make search`: `tfopt search` with the Make variables that are set (TASK=digits,
+    TRIALS=3, ...; `tfopt.options.make_arguments`), its command line printed first."""
+    argv = make_arguments(environ)
+    print("tfopt search " + shlex.join(argv), flush=True)
+    return main(["search", *argv])
 
 
 def main(argv=None):

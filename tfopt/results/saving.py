@@ -5,7 +5,7 @@ import time
 
 import numpy as np
 
-from tfopt._version import __version__
+from tfopt import __version__
 from tfopt.durable import write_json
 from tfopt.results.final import best_epochs
 from tfopt.results.importance import as_markdown, hyperparameter_importance

@@ -1,3 +1,0 @@
-"""tfopt's version, in a module of its own so any module can read it without the package."""
-
-__version__ = "0.1.0"
