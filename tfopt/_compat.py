@@ -19,6 +19,7 @@ import sys
 from importlib import metadata
 
 __all__ = ["CompatError", "TESTED", "gradient_registry", "hyperband_rounds", "is_chief_oracle",
+           "set_hyperband_brackets",
            "keras_tuner_debug", "keras_tuner_private", "keras_tf_trainer", "require_hooks",
            "retry_queue"]
 
@@ -110,6 +111,21 @@ def hyperband_rounds(oracle):
     return [[(oracle._get_size(bracket, r), oracle._get_epochs(bracket, r))
              for r in range(oracle._get_num_rounds(bracket))]
             for bracket in reversed(range(oracle._get_num_brackets()))]
+
+
+def set_hyperband_brackets(oracle, brackets):
+    """Keeps the `brackets` least aggressive of Hyperband's brackets (through its public
+    `min_epochs`, which its private `_get_num_brackets` reads) and starts over at the most
+    aggressive of them. Only before the oracle's first trial."""
+    check_version("keras-tuner")
+    names = ("_get_num_brackets", "_start_new_bracket", "_brackets", "_current_bracket")
+    if not all(hasattr(oracle, name) for name in names):
+        raise _missing("keras-tuner", "HyperbandOracle." + ", ".join(names))
+    # a hair under max_epochs / factor ** (brackets - 1), so that float division keeps it
+    oracle.min_epochs = oracle.max_epochs / oracle.factor ** (brackets - 1) * (1 - 1e-9)
+    oracle._current_bracket = oracle._get_num_brackets() - 1
+    oracle._brackets = []
+    oracle._start_new_bracket()
 
 
 def is_chief_oracle():

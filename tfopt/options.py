@@ -116,7 +116,9 @@ OPTIONS = (
     # search
     Option("tuner", "hyperband", "the search algorithm", "search", choices=TUNERS,
            make="TUNER"),
-    Option("max_trials", None, "most trials to run (default: the task's, see `tfopt tasks`)",
+    Option("max_trials", None, "trials to run with any tuner, unless the budget or the space "
+           "ends the search sooner; hyperband counts a continued trial as one (default: the "
+           "task's, see `tfopt tasks`)",
            "search", type=positive_int, make="TRIALS"),
     Option("epochs", None, "epochs per trial; with hyperband its max_epochs, the most a "
            "trial trains (default: the task's)", "search", type=positive_int, make="EPOCHS"),

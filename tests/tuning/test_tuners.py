@@ -3,6 +3,7 @@
 import json
 
 import keras_tuner as kt
+import numpy as np
 import pytest
 
 from tfopt.training.callbacks import trial_callbacks
@@ -22,11 +23,13 @@ def run_search(kind, splits, directory, *, max_trials=2, epochs=1):
     return tuner
 
 
-@pytest.mark.parametrize("kind", ["hyperband", "random", "bayesian", "grid"])
-def test_each_tuner_runs_two_trials(kind, tiny_images, tmp_path):
-    tuner = run_search(kind, tiny_images, tmp_path, epochs=2)
+@pytest.mark.parametrize("kind, asked", [("hyperband", 3), ("random", 2), ("bayesian", 2),
+                                         ("grid", 2)])
+def test_each_tuner_runs_the_trials_asked(kind, asked, tiny_images, tmp_path):
+    # hyperband with max_epochs 2 has 2 trials a round of brackets: a third needs another round
+    tuner = run_search(kind, tiny_images, tmp_path, epochs=2, max_trials=asked)
     trials = tuner.oracle.trials
-    assert len(trials) == 2
+    assert len(trials) == asked == tuner.planned_trials
     assert all(t.status == "COMPLETED" for t in trials.values())
     best = tuner.get_best_hyperparameters(1)[0].values
     assert {"blocks", "filters", "learning_rate", "optimizer", "batch_size"} <= set(best)
@@ -67,6 +70,38 @@ def test_hyperband_plan_follows_keras_tuner_schedule(tmp_path):
     random = make_tuner("random", hypermodel, objective="val_accuracy",
                         directory=tmp_path / "c", epochs=4, max_trials=5)
     assert plan(random.oracle, 4) == (5, 20)
+
+
+def drive(oracle, limit=200):
+    """Runs `oracle` as a tuner would, each trial scoring its epochs (so a continued trial
+    beats its source) plus a little noise: the trials' "tuner/epochs", in order."""
+    rng = np.random.default_rng(0)
+    trained = []
+    while len(trained) < limit:
+        trial = oracle.create_trial("tuner0")
+        if trial.status == "STOPPED":
+            return trained
+        epochs = trial.hyperparameters.values["tuner/epochs"]
+        oracle.update_trial(trial.trial_id, {"val_accuracy": epochs / 100 + rng.random() / 1000},
+                            step=epochs - 1)
+        trial.status = "COMPLETED"
+        oracle.end_trial(trial)
+        trained.append(epochs)
+    raise AssertionError(f"the oracle did not stop after {limit} trials")
+
+
+@pytest.mark.parametrize("asked, epochs, expected, trained", [
+    (3, 3, [3, 3, 3], 9),  # halving 3 one-epoch trials needs a 4th: each trains all 3 epochs
+    (4, 2, [2, 2, 2, 2], 8),  # a second round of brackets (was: 2 trials)
+    # the most aggressive bracket, whole; continued trials train only their new epochs
+    (13, 9, [1] * 9 + [3] * 3 + [9], 9 * 1 + 3 * 2 + 1 * 6),
+    (10, 9, [3] * 5 + [9] * 2 + [9] * 3, 5 * 3 + 2 * 6 + 3 * 9),  # 13 do not fit: the others
+])
+def test_hyperband_runs_the_trials_asked(asked, epochs, expected, trained, tmp_path):
+    tuner = make_tuner("hyperband", VGGHyperModel((8, 8, 1), 3), objective="val_accuracy",
+                       directory=tmp_path, epochs=epochs, max_trials=asked)
+    assert plan(tuner.oracle, epochs) == (asked, trained)
+    assert drive(tuner.oracle) == expected
 
 
 def test_unknown_tuner_is_rejected(tmp_path):

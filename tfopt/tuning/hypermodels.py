@@ -12,6 +12,7 @@ import keras
 import keras_tuner as kt
 
 from tfopt.data.pipeline import batched
+from tfopt.training.batchnorm import CalibrateBatchNorm
 from tfopt.training.strategy import build_training_state, clear_session
 from tfopt.errors import InputError
 from tfopt.models import BalancedAccuracy, build_textcnn, build_transformer, build_vgg
@@ -106,11 +107,20 @@ class FamilyHyperModel(kt.HyperModel):
                                 **kwargs)
 
     def fit_batched(self, hp, model, train, *args, **kwargs):
-        """`model.fit` on batched data, with the class weights when there are any."""
+        """`model.fit` on batched data, with the class weights when there are any, and
+        BatchNormalization statistics recomputed before each validation and at the end
+        (`CalibrateBatchNorm`)."""
         if self.class_weight:
             kwargs.setdefault("class_weight", self.class_weight)
+        kwargs["callbacks"] = with_calibration(kwargs.get("callbacks"), train)
         build_training_state(model, train)
         return model.fit(train, *args, shuffle=False, **kwargs)
+
+
+def with_calibration(callbacks, train):
+    """`callbacks` and a `CalibrateBatchNorm` on `train` last (after early stopping has put
+    back its best weights, which were calibrated when they were validated)."""
+    return [*(callbacks or []), CalibrateBatchNorm(train)]
 
 
 def drop_last_batch(dataset, batch_size):
@@ -308,6 +318,7 @@ class CustomHyperModel(FamilyHyperModel):
             if self.class_weight:
                 kwargs.setdefault("class_weight", self.class_weight)
             kwargs.setdefault("shuffle", False)  # `train` is shuffled each epoch already
+            kwargs["callbacks"] = with_calibration(kwargs.get("callbacks"), train)
             return self.user.fit(hp, model, train, *args, **kwargs)
         return super().fit_batched(hp, model, train, *args, **kwargs)
 

@@ -13,7 +13,7 @@ from tfopt.data.pipeline import batched, first_batches
 from tfopt.training.callbacks import StepClock
 from tfopt.training.strategy import build_training_state, clear_session, gpu_count
 from tfopt.tuning.model_cost import multiply_adds
-from tfopt.tuning.tuners import make_oracle, plan as count_trials
+from tfopt.tuning.tuners import hyperband_epochs, make_oracle, plan as count_trials
 
 # On CPU the probe times a configuration at this batch size when its own is larger, and scales
 # its time an example to its own batch. Measured on Fashion-MNIST, one core (2-core AMD EPYC):
@@ -80,16 +80,17 @@ def make_plan(config, search_space, data, *, given, started):
         epochs = config.epochs if epochs_given else epochs_for_budget(
             config, setup, epoch_seconds, ratio)
         config = dataclasses.replace(config, epochs=epochs, max_trials=None)
-    trials, total = count_trials(make_oracle(
-        config.tuner, data.settings["objective"], max_trials=config.max_trials,
-        epochs=config.epochs, hyperparameters=search_space.hyperparameters,
-        hypermodel=search_space.hypermodel), config.epochs)
+    oracle = make_oracle(config.tuner, data.settings["objective"], max_trials=config.max_trials,
+                         epochs=config.epochs, hyperparameters=search_space.hyperparameters,
+                         hypermodel=search_space.hypermodel)
+    trials, total = count_trials(oracle, config.epochs)
     left = (config.budget or 0) - (time.time() - started)
     explore = not (repeat and not epochs_given and estimated_seconds(
         trials, total, setup, epoch_seconds) > left)
     kept = kept_retrain_epochs(config, ratio, epoch_seconds) if explore else 0
     text = describe(config.tuner, trials, total, setup, epoch_seconds,
-                    retrain_epochs=kept, budget=config.budget, repeat=repeat, explore=explore,
+                    retrain_epochs=kept, schedule=hyperband_epochs(oracle)
+                    if config.tuner == "hyperband" else None, budget=config.budget, repeat=repeat, explore=explore,
                     retrain=config.retrain)
     first = setup + (1 if config.tuner == "hyperband" else config.epochs) \
         * epoch_seconds
@@ -182,20 +183,23 @@ def _time_one(hypermodel, hp, train, train_size, steps, seconds, timed=3, batch=
 
 
 def describe(tuner_kind, trials, epochs, setup, epoch_seconds, *, retrain_epochs=0,
-             budget=None, repeat=False, explore=True, retrain=True):
+             budget=None, repeat=False, explore=True, retrain=True, schedule=None):
     """One paragraph a person can check the search against.
 
     Under a `budget`: `repeat` when Hyperband's brackets go round until it is
     spent; `explore=False` when one round does not fit (the defaults train
     instead, then retrain); `retrain` is whether the best trial retrains at all
     (`retrain_epochs` 0 with it: more than `tfopt.tuning.budget.RETRAIN_SHARE` of the
-    budget by the probe, so no time is kept for it at first)."""
+    budget by the probe, so no time is kept for it at first). `schedule`: the epochs
+    Hyperband's trials train to (`tfopt.tuning.tuners.hyperband_epochs`)."""
     search_seconds = trials * setup + epochs * epoch_seconds
     final_seconds = retrain_epochs * epoch_seconds
     scope = "one round of its brackets:" if repeat else "up to"
     text = (f"plan: {tuner_kind}, {scope} {trials} trials, {epochs} epochs in all; a "
             f"typical model takes {setup:.1f} s to build and {epoch_seconds:.1f} s an epoch, "
             f"so about {_minutes(search_seconds)}")
+    if schedule:
+        text = text.replace(" epochs in all;", f" epochs in all ({_schedule(schedule)});", 1)
     if retrain_epochs:
         text += (f", then retraining on train+validation (at most {retrain_epochs:.0f} epochs, "
                  f"about {_minutes(final_seconds)}): about {_minutes(search_seconds + final_seconds)}"
@@ -223,6 +227,14 @@ def describe(tuner_kind, trials, epochs, setup, epoch_seconds, *, retrain_epochs
     else:
         text += "."
     return text
+
+
+def _schedule(epochs):
+    """What Hyperband's trials train, for the plan line."""
+    if len(epochs) == 1:
+        return f"each trains up to {epochs[0]} epochs, too few trials to halve"
+    return (f"trials train {', '.join(map(str, epochs[:-1]))} or {epochs[-1]} epochs, the best "
+            f"ones continued as new trials; --epochs sets the most")
 
 
 def _minutes(seconds):

@@ -1,6 +1,7 @@
 """Tuners: keras-tuner's own classes, with trial-k-of-N progress and a trial plan."""
 
 import copy
+import itertools
 import math
 import os
 import pathlib
@@ -317,14 +318,15 @@ def make_oracle(kind, objective, *, max_trials=None, epochs=10, seed=None,
                 hyperparameters=None, hypermodel=None, iterations=1):
     """keras-tuner's oracle of `kind` ("hyperband", "random", "bayesian" or "grid").
 
-    For hyperband `epochs` is `max_epochs` (factor 3) and `max_trials` caps the
-    number of trials, and its brackets run `iterations` times (a wall-clock
-    budget repeats them until time is up); for the others `max_trials` is the
-    number of trials. The
-    first trial is the default configuration (except for grid, which walks its
-    grid). `hyperparameters` (from `tfopt.tuning.space.apply_space`) replace the
-    family's own ranges of the same names. A `hypermodel` declares its space on
-    the oracle (a tuner does that itself; the plan of a grid needs it).
+    `max_trials` is the number of trials with every kind (grid: at most its grid).
+    For hyperband `epochs` is `max_epochs` (factor 3): trials train from a third,
+    a ninth... of it up to all of it, and a trial that continues a better one's
+    checkpoint for more epochs counts as a trial. Its brackets run `iterations`
+    times, or as often as `max_trials` needs (`fit_hyperband`). For the others each
+    trial trains `epochs`. The first trial is the default configuration (except for
+    grid, which walks its grid). `hyperparameters` (from `tfopt.tuning.space.apply_space`)
+    replace the family's own ranges of the same names. A `hypermodel` declares its
+    space on the oracle (a tuner does that itself; the plan of a grid needs it).
 
     Raises:
         InputError: for an unknown kind.
@@ -334,6 +336,8 @@ def make_oracle(kind, objective, *, max_trials=None, epochs=10, seed=None,
         oracle = HyperbandOracle(objective, max_epochs=epochs, factor=3, seed=seed,
                                  hyperparameters=hyperparameters, hyperband_iterations=iterations)
         oracle.max_trials = max_trials
+        if max_trials:
+            fit_hyperband(oracle, max_trials)
     elif kind in ("random", "bayesian", "grid"):
         oracle_class = {"random": RandomSearchOracle, "bayesian": BayesianOptimizationOracle,
                         "grid": GridSearchOracle}[kind]
@@ -347,6 +351,32 @@ def make_oracle(kind, objective, *, max_trials=None, epochs=10, seed=None,
         hypermodel.declare_hyperparameters(space)
         oracle.update_space(space)
     return oracle
+
+
+def fit_hyperband(oracle, max_trials):
+    """Shapes a new Hyperband oracle's schedule to `max_trials` trials.
+
+    Its most aggressive bracket is kept only when all of it (the first round and the
+    continued trials) fits in `max_trials`: successive halving of 3 one-epoch trials
+    whose best is cut off before it continues only ranks noise. Fewer brackets train
+    more epochs from the start (one bracket: every trial trains `max_epochs`). Then the
+    brackets repeat until `max_trials` trials have run.
+    """
+    brackets = len(_compat.hyperband_rounds(oracle))
+    while brackets > 1 and sum(size for size, _ in _compat.hyperband_rounds(oracle)[0]) \
+            > max_trials:
+        brackets -= 1
+        _compat.set_hyperband_brackets(oracle, brackets)
+    per_iteration = sum(size for rounds in _compat.hyperband_rounds(oracle)
+                        for size, _ in rounds)
+    oracle.hyperband_iterations = max(oracle.hyperband_iterations,
+                                      math.ceil(max_trials / per_iteration))
+
+
+def hyperband_epochs(oracle):
+    """The epochs Hyperband's trials train to, fewest first (e.g. [1, 3, 9])."""
+    return sorted({epochs for rounds in _compat.hyperband_rounds(oracle)
+                   for _, epochs in rounds})
 
 
 def make_tuner(kind, hypermodel, *, objective, directory, project_name="tuner", max_trials=None,
@@ -383,22 +413,34 @@ def make_tuner(kind, hypermodel, *, objective, directory, project_name="tuner", 
 def plan(oracle, epochs):
     """(trials, epochs) the search will run at most, from the oracle's own schedule."""
     if isinstance(oracle, kt.oracles.HyperbandOracle):
+        rounds = _new_epochs(oracle)
+        if not oracle.max_trials:
+            iterations = oracle.hyperband_iterations
+            return (sum(size for size, _ in rounds) * iterations,
+                    sum(size * new for size, new in rounds) * iterations)
         trials = total_epochs = 0
-        for rounds in _compat.hyperband_rounds(oracle):  # most aggressive bracket first
-            previous = 0
-            for size, round_epochs in rounds:
-                if oracle.max_trials and trials + size > oracle.max_trials:
-                    size = oracle.max_trials - trials
-                trials += size
-                total_epochs += size * (round_epochs - previous)
-                previous = round_epochs
-                if oracle.max_trials and trials >= oracle.max_trials:
-                    return trials, total_epochs
-        return trials * oracle.hyperband_iterations, total_epochs * oracle.hyperband_iterations
+        for size, new in itertools.chain.from_iterable([rounds] * oracle.hyperband_iterations):
+            size = min(size, oracle.max_trials - trials)
+            trials, total_epochs = trials + size, total_epochs + size * new
+            if trials >= oracle.max_trials:
+                break
+        return trials, total_epochs
     trials = oracle.max_trials
     if isinstance(oracle, kt.oracles.GridSearchOracle):
         trials = min(trials or math.inf, _grid_size(oracle.hyperparameters))
     return trials, trials * epochs
+
+
+def _new_epochs(oracle):
+    """Hyperband's rounds in order, most aggressive bracket first, as (trials, epochs each
+    trains): a continued trial trains only the epochs its round adds."""
+    flat = []
+    for rounds in _compat.hyperband_rounds(oracle):
+        previous = 0
+        for size, round_epochs in rounds:
+            flat.append((size, round_epochs - previous))
+            previous = round_epochs
+    return flat
 
 
 def _grid_size(hyperparameters):
