@@ -18,6 +18,12 @@ def test_resolved_fills_the_task_defaults(tmp_path):
     assert SearchConfig(task="digits").resolved().out.startswith("runs/digits-vgg-hyperband-")
 
 
+def test_cross_validation_searches_at_random_unless_told_otherwise():
+    assert SearchConfig(task="digits", cv=5).resolved().tuner == "random"
+    assert SearchConfig(task="digits", cv=5, tuner="bayesian").resolved().tuner == "bayesian"
+    assert SearchConfig(task="digits").resolved().cv is None
+
+
 def test_budget_depends_on_data_size():
     assert search_defaults(3600) == (27, 40)
     assert search_defaults(54000) == (9, 13)
@@ -38,6 +44,8 @@ def test_budget_depends_on_data_size():
     (dict(task="mnist", seeds=0), "seeds must be a positive integer. Received: seeds=0"),
     (dict(task="mnist", ensemble=True), "ensemble must be a positive integer"),
     (dict(task="mnist", export=("onnx",)), "Unknown export 'onnx'. Known exports: tflite."),
+    (dict(task="mnist", cv=1), "cv must be at least 2 folds. Received: cv=1"),
+    (dict(task="mnist", cv=5, tuner="hyperband"), "hyperband continues trials from checkpoints"),
     (dict(task="mnist", mixed_precision="yes"), "mixed_precision must be True, False or "
                                                 "\"auto\""),
 ])

@@ -56,7 +56,8 @@ def test_help_groups_the_options_and_shows_defaults():
     for group in ("data options", "model and space options", "search options",
                   "final model options", "scale options", "run options"):
         assert group in text
-    assert "(default: hyperband)" in text and "(default: on)" in text
+    assert "(default: 0)" in text and "(default: on)" in text  # --seed, --retrain
+    assert "(default: hyperband; random with --cv)" in " ".join(text.split())
 
 
 def test_the_docstring_lists_every_python_option():

@@ -17,9 +17,17 @@ _LAUNCH = ("set", "workers", "gpus_per_trial")
 
 
 class _Parser(argparse.ArgumentParser):
+    words = ()  # the command line's words (set on the top-level parser by `main`)
+    commands = ()  # the command names
+
     def error(self, message):
-        """One line and exit code 2, like every other bad input."""
-        self.exit(EXIT_BAD_INPUT, f"tfopt: error: {message} (see `tfopt {self.prog.split()[-1]} --help`)\n")
+        """One line and exit code 2, like every other bad input; it names the command's help
+        (the top-level parser reports a command's unknown arguments: the command in argv)."""
+        command = self.prog.split()[-1]
+        if command == "tfopt":
+            command = next((word for word in self.words if word in self.commands), None)
+        self.exit(EXIT_BAD_INPUT, f"tfopt: error: {message} (see "
+                                  f"`tfopt {command + ' ' if command else ''}--help`)\n")
 
 
 def build_parser():
@@ -55,6 +63,7 @@ def build_parser():
                          help="image runs: a folder of PNG/JPEG/BMP/GIF files or one image; "
                               "text runs: a file with one example per line, or - for stdin")
     predict.set_defaults(run=_run_predict)
+    parser.commands = tuple(commands.choices)
     return parser
 
 
@@ -155,7 +164,9 @@ def main(argv=None):
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow loads
     show(1)  # the library's messages (a search sets its own verbosity)
     try:
-        args = build_parser().parse_args(argv)
+        parser = build_parser()
+        parser.words = list(sys.argv[1:] if argv is None else argv)
+        args = parser.parse_args(argv)
         args.started = started
         args.argv = list(sys.argv[1:] if argv is None else argv)
         args.argv.remove(args.command)  # what follows `tfopt search`, for --workers' processes

@@ -65,6 +65,7 @@ class SearchConfig(_Fields):
             raise InputError(f"Give a built-in task or your own data, not both. Received: "
                              f"task={self.task!r} and data={self.data!r}.")
         task = self._task()
+        self = dataclasses.replace(self, tuner=_tuner(self.tuner, self.cv))
         custom = self.model if self.model is not None and not isinstance(self.model, str) \
             else self.custom
         model = _model(task, self.model, custom, self.data)
@@ -88,7 +89,7 @@ class SearchConfig(_Fields):
         resolved = dataclasses.replace(
             self, task=None if data else task.name, data=data, model=model, custom=custom,
             custom_model=custom_name(custom), task_spec=task, model_given=self.model is not None,
-            max_trials=_positive("max_trials", self.max_trials),
+            max_trials=_positive("max_trials", self.max_trials), cv=_positive("cv", self.cv),
             epochs=_positive("epochs", self.epochs), out=str(out), export=export,
             space=space or None, init_from=init_from, budget=parse_budget(self.budget))
         _check_roles(resolved)
@@ -230,11 +231,29 @@ def _check_settings(config):
     _check_choice("strategy", config.strategy, STRATEGIES)
     for name in ("seeds", "ensemble"):
         _positive(name, getattr(config, name))
+    if config.cv is not None and _positive("cv", config.cv) < 2:
+        raise InputError(f"cv must be at least 2 folds. Received: cv={config.cv!r}")
+    if config.cv and config.init_from:
+        raise InputError("cv does not combine with init_from: fine-tuning is compared with "
+                         "training from scratch on one split. Remove one of them.")
     if isinstance(config.seed, bool) or not isinstance(config.seed, int) or config.seed < 0:
         raise InputError(f"seed must be a non-negative integer. Received: seed={config.seed!r}")
     if config.verbose not in (0, 1, 2):  # True and False count as 1 and 0
         raise InputError(f"verbose must be 0 (silent), 1 or 2. Received: "
                          f"verbose={config.verbose!r}")
+
+
+def _tuner(tuner, cv):
+    """The tuner asked for, else hyperband (random with `cv`: Hyperband continues trials
+    from checkpoints, which cross-validation's folds cannot share)."""
+    if tuner is None:
+        return "random" if cv else "hyperband"
+    if cv and tuner == "hyperband":
+        raise InputError(f"cv trains each configuration from scratch on {cv} folds; hyperband "
+                         "continues trials from checkpoints trained on other folds, which saw "
+                         "this fold's validation data. Use tuner random, bayesian or grid with "
+                         "cv, or leave the tuner unset (random).")
+    return tuner
 
 
 def _check_roles(config):

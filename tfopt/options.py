@@ -114,8 +114,8 @@ OPTIONS = (
            "classifier; frozen blocks and learning rate tuned; compared with training from "
            "scratch)", "model and space", metavar="RUN_DIR", make="INIT_FROM"),
     # search
-    Option("tuner", "hyperband", "the search algorithm", "search", choices=TUNERS,
-           make="TUNER"),
+    Option("tuner", None, "the search algorithm (default: hyperband; random with --cv)",
+           "search", choices=TUNERS, make="TUNER"),
     Option("max_trials", None, "trials to run with any tuner, unless the budget or the space "
            "ends the search sooner; hyperband counts a continued trial as one (default: the "
            "task's, see `tfopt tasks`)",
@@ -125,6 +125,9 @@ OPTIONS = (
     Option("budget", None, "wall-clock limit of the whole search: 90s, 10m, 2h; no trial is "
            "started that would not end in time", "search", make="BUDGET",
            python_help=" Or seconds as a number."),
+    Option("cv", None, "score each configuration by its mean over K stratified folds of "
+           "train+validation (the test split stays out): K trainings a trial; not with "
+           "hyperband", "search", type=positive_int, metavar="K", make="CV"),
     Option("plan_only", False, "print the trial/epoch plan and the estimated time (from a "
            "short timing probe), then stop without searching", "search", kind="flag",
            flag="--plan", make="PLAN", config=False,

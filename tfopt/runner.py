@@ -17,6 +17,7 @@ from tfopt.backend import configure_backend
 from tfopt.config import SearchConfig
 from tfopt.data.pipeline import to_dataset
 from tfopt.data.profile import describe_settings, infer_settings
+from tfopt.data.splits import make_folds
 from tfopt.data.tasks import load_data
 from tfopt.log import logger, show
 from tfopt.options import docstring
@@ -50,9 +51,10 @@ class SearchResult:
     run_dir: object
 
 
-def search(task=None, model=None, tuner="hyperband", *, data=None, text_column=None,
+def search(task=None, model=None, tuner=None, *, data=None, text_column=None,
            label_column=None, image_size=None, skip_bad=False, space=None, class_weights=None,
-           objective=None, max_trials=None, epochs=None, out=None, seed=0, data_dir=None,
+           objective=None, max_trials=None, epochs=None, cv=None, out=None, seed=0,
+           data_dir=None,
            strategy="auto", mixed_precision=False, retrain=True, seeds=1, ensemble=1,
            average_checkpoint=True, export=(), init_from=None, budget=None, callbacks=None,
            plan_only=False, verbose=1, chief=False, worker=None, chief_address=None,
@@ -133,6 +135,7 @@ class Data:
     train: object  # the training and validation splits as datasets
     val: object
     sizes: dict  # examples in each split
+    folds: object = None  # `tfopt.data.splits.Folds` with cross-validation
 
 
 def load(config, source):
@@ -149,8 +152,14 @@ def load(config, source):
     for line in describe_settings(splits, settings, config.model,
                                   model_given=bool(config.model_given)):
         logger.info(line)
+    folds = make_folds(splits, config.cv) if config.cv else None
+    if folds:
+        logger.info(f"cross-validation: {config.cv} stratified folds of train+validation "
+                    f"({len(folds.y):,} examples): each fold trains on {folds.sizes()['train']:,} "
+                    f"and validates on {folds.sizes()['val']:,}; the test split "
+                    f"({splits.sizes()['test']:,}) stays out")
     return Data(splits, settings, to_dataset(splits.x_train, splits.y_train, splits.modality),
-                to_dataset(splits.x_val, splits.y_val, splits.modality), splits.sizes())
+                to_dataset(splits.x_val, splits.y_val, splits.modality), splits.sizes(), folds)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -213,7 +222,7 @@ def run_trials(config, setup, data, space, plan, started):
                            epochs=config.epochs, seed=config.seed,
                            distribution_strategy=setup.distribution,
                            hyperparameters=space.hyperparameters, iterations=plan.iterations,
-                           budget=budget, step_clock=clock)
+                           budget=budget, step_clock=clock, folds=data.folds)
         if config.chief:
             chief_worker.serve_search(tuner, run_dir, config.chief_address)
         else:
@@ -243,7 +252,9 @@ def finish(config, data, space, trials, source):
     model, network, summary, probabilities = finalize(
         trials.tuner, space.hypermodel, data.splits, retrain_best=retrain, seeds=config.seeds,
         ensemble=config.ensemble, average_checkpoint=config.average_checkpoint,
-        seed=config.seed, log_dir=trials.run_dir / "logs" / "final", verbose=config.verbose)
+        seed=config.seed, log_dir=trials.run_dir / "logs" / "final", verbose=config.verbose,
+        checkpoint_data=f"fold {config.cv} of {config.cv}'s training part" if config.cv
+        else "train")
     exported = time.time()
     exports = export_models(model, network, data.splits, trials.run_dir, formats=config.export)
     logger.info(f"exported {', '.join(row['format'] for row in exports)}, each checked on the "
@@ -283,8 +294,11 @@ def record(config, setup, data, trials, final, started):
     reported = time.time()
     build_report(trials.run_dir, tensorboard=True)
     logger.info(f"report: {trials.run_dir / 'report.html'} ({time.time() - reported:.1f} s)")
-    logger.info(f"done in {results['wall_time_seconds'] / 60:.1f} min: best "
-                f"{results['objective']}={results['best_validation_score']:.4f}; final model "
+    cv = results["cv"]
+    best = (f"mean {results['objective']} over {cv['folds']} folds "
+            f"{cv['best_mean']:.4f} ± {cv['best_std'] or 0:.4f}" if cv and cv["best_mean"]
+            is not None else f"{results['objective']}={results['best_validation_score']:.4f}")
+    logger.info(f"done in {results['wall_time_seconds'] / 60:.1f} min: best {best}; final model "
                 f"({results['final_model']}) test_accuracy={results['test_accuracy']:.4f} on "
                 f"{data.sizes['test']} test examples; results in {trials.run_dir}")
     return results

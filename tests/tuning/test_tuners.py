@@ -132,3 +132,30 @@ def test_a_drawn_model_that_would_not_fit_gives_way_to_another(kind, tiny_images
     assert turned_down and all(values["filters"] == 16 for values in turned_down)
     assert budget.redrawn == len(turned_down)
     assert budget.stopped is None
+
+
+def test_cross_validated_trials_score_the_mean_of_their_folds(tiny_images, tmp_path):
+    from tfopt.data.splits import make_folds
+
+    folds = make_folds(tiny_images, 3)
+    tuner = make_tuner("random", VGGHyperModel(tiny_images.input_shape, tiny_images.num_classes),
+                       objective="val_accuracy", directory=tmp_path, max_trials=1, epochs=2,
+                       seed=1, folds=folds)
+    # the search's own splits are not what trials train on: an empty validation set would fail
+    tuner.search(to_dataset(tiny_images.x_train, tiny_images.y_train, "image"),
+                 validation_data=None, epochs=2, callbacks=trial_callbacks(tmp_path / "logs"),
+                 verbose=0)
+    trial = tuner.oracle.get_best_trials(1)[0]
+    stats = json.loads((tmp_path / "tuner" / "trial_stats.json").read_text())[trial.trial_id]
+    assert len(stats["fold_scores"]) == 3 and stats["epochs_run"] == 6
+    assert trial.score == pytest.approx(np.mean(stats["fold_scores"]), abs=1e-6)
+    runs = sorted(p.name for p in (tmp_path / "logs" / trial.trial_id).iterdir())
+    assert runs == ["execution0", "execution1", "execution2"]  # a TensorBoard run a fold
+
+
+def test_cross_validation_does_not_combine_with_hyperband(tiny_images, tmp_path):
+    from tfopt.data.splits import make_folds
+
+    with pytest.raises(InputError, match="hyperband"):
+        make_tuner("hyperband", VGGHyperModel((8, 8, 1), 3), objective="val_accuracy",
+                   directory=tmp_path, epochs=2, folds=make_folds(tiny_images, 2))

@@ -70,3 +70,52 @@ def make_splits(x, y, *, x_test=None, y_test=None, test_fraction=0.2, val_fracti
     x_train, y_train, x_val, y_val = split_off(x, y, val_fraction)
     return Splits(x_train, np.asarray(y_train, "int32"), x_val, np.asarray(y_val, "int32"),
                   x_test, np.asarray(y_test, "int32"), **info)
+
+
+@dataclasses.dataclass(frozen=True)
+class Folds:
+    """K stratified folds of the training and validation splits together (the test split
+    stays out): fold k validates on `indices[k][1]` and trains on the rest. Splits never
+    depend on the search seed (`SPLIT_SEED`), so every configuration meets the same folds."""
+
+    x: np.ndarray
+    y: np.ndarray
+    modality: str
+    indices: tuple  # ((train rows, validation rows), ...) of (x, y)
+
+    def __len__(self):
+        return len(self.indices)
+
+    def datasets(self, k):
+        """(train, validation) of fold `k` as unbatched datasets (`to_dataset`)."""
+        from tfopt.data.pipeline import to_dataset
+
+        train, val = self.indices[k]
+        return (to_dataset(self.x[train], self.y[train], self.modality),
+                to_dataset(self.x[val], self.y[val], self.modality))
+
+    def sizes(self, k=0):
+        """Examples fold `k` trains and validates on."""
+        train, val = self.indices[k]
+        return {"train": len(train), "val": len(val)}
+
+
+def make_folds(splits, k):
+    """`Folds` of `splits`' training and validation data in `k` stratified parts.
+
+    Raises:
+        InputError: if `k` is below 2 or a class has fewer than `k` examples.
+    """
+    from sklearn.model_selection import StratifiedKFold
+
+    from tfopt.errors import InputError
+
+    x, y = splits.train_and_val()
+    counts = np.bincount(y, minlength=splits.num_classes)
+    if k < 2 or counts.min() < k:
+        rarest = splits.class_names[int(counts.argmin())]
+        raise InputError(f"cv must be at least 2 and at most the examples of the rarest class "
+                         f"in train+validation ({counts.min()}, class '{rarest}'), so that every "
+                         f"fold holds every class. Received: cv={k}")
+    folds = StratifiedKFold(k, shuffle=True, random_state=SPLIT_SEED).split(np.zeros(len(y)), y)
+    return Folds(x, y, splits.modality, tuple((train, val) for train, val in folds))

@@ -143,10 +143,11 @@ def predict_raw(model, raw, batch_size=256):
 
 
 def finalize(tuner, hypermodel, data, *, retrain_best=True, seeds=1, ensemble=1, seed=0,
-             average_checkpoint=True, log_dir=None, verbose=1):
+             average_checkpoint=True, log_dir=None, verbose=1, checkpoint_data="train"):
     """Builds the run's final model and evaluates every candidate on the test split.
 
-    The best trial's keras-tuner checkpoint (trained on train only) is always
+    The best trial's keras-tuner checkpoint (trained on `checkpoint_data`: the training
+    split, or with cross-validation the last fold's training part) is always
     evaluated. With `retrain_best`, the best trial's hyperparameters are
     retrained on train+validation for its best epoch count with `seeds`
     seeds (`seed`, `seed + 1`, ...); with `ensemble` K > 1 the K best distinct
@@ -177,13 +178,14 @@ def finalize(tuner, hypermodel, data, *, retrain_best=True, seeds=1, ensemble=1,
         warnings.simplefilter("ignore")
         checkpoints = [tuner.load_model(t) for t in (trials[:1] if retrain_best else trials)]
     probabilities = {"checkpoint": predict_probabilities(checkpoints[0], data.x_test, data.y_test)}
-    summary = {"checkpoint": {"trial_id": best.trial_id, "trained_on": "train",
+    summary = {"checkpoint": {"trial_id": best.trial_id, "trained_on": checkpoint_data,
                               "epochs": best_epochs(best),
                               "test_accuracy": accuracy(data.y_test,
                                                          probabilities["checkpoint"])},
                "retrain": None, "ensemble": None}
     logger.info(f"best trial {best.trial_id}: checkpoint test_accuracy="
-                f"{summary['checkpoint']['test_accuracy']:.4f} (trained on train only)")
+                f"{summary['checkpoint']['test_accuracy']:.4f} (trained on {checkpoint_data} "
+                "only)")
     members, names = checkpoints, [f"trial_{t.trial_id}" for t in trials]
     kind = "checkpoints"
     epochs = [best_epochs(t) for t in trials]

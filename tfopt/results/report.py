@@ -120,6 +120,14 @@ def _sections(results, trials):
                              retrain["seeds"], retrain["test_accuracy_per_seed"])]
                          + [["mean ± std", f"{retrain['test_accuracy_mean']:.4f} ± "
                                            f"{retrain['test_accuracy_std']:.4f}"]]))
+    if results.get("cv"):
+        cv = results["cv"]
+        sections.append((f"Cross-validation of the best trial ({cv['folds']} folds of "
+                         "train+validation)", ["fold", "validation " + objective],
+                         [[str(k), f"{score:.4f}"] for k, score in
+                          enumerate(cv["best_trial_scores"], start=1)]
+                         + [["mean ± std", f"{cv['best_mean']:.4f} ± {cv['best_std'] or 0:.4f}"],
+                            ["min - max", f"{cv['best_min']:.4f} - {cv['best_max']:.4f}"]]))
     sections.append(("Exports", ["format", "file", "size", "test accuracy"],
                      [[e["format"], e["path"], _size(e["bytes"]), f"{e['test_accuracy']:.4f}"]
                       for e in results["exports"]]))

@@ -43,6 +43,21 @@ def write_trials_csv(tuner, path):
                              stats.get(t.trial_id, {}).get("seconds", "")])
 
 
+def cross_validation(tuner, folds, best_trial):
+    """The folds' scores of every trial and the best trial's mean, spread and range (None
+    without cross-validation). Read from trial_stats.json, so a resumed search has all."""
+    if not folds:
+        return None
+    scores = {trial_id: stats["fold_scores"] for trial_id, stats in trial_stats(tuner).items()
+              if stats.get("fold_scores")}
+    best = scores.get(best_trial.trial_id, [])
+    return {"folds": folds, "best_trial_scores": best,
+            "best_mean": float(np.mean(best)) if best else None,
+            "best_std": float(np.std(best, ddof=1)) if len(best) > 1 else None,
+            "best_min": min(best, default=None), "best_max": max(best, default=None),
+            "trial_scores": scores}
+
+
 def save_results(tuner, data, config, run_dir, *, final_summary, probabilities, exports,
                  started, policy, strategy, settings=None, init_from=None, budget=None):
     """Writes best_hyperparameters.json, test_predictions.npz, trials.csv and results.json.
@@ -111,6 +126,7 @@ def save_results(tuner, data, config, run_dir, *, final_summary, probabilities, 
                                                data.raw_test, data.class_names)
         if data.modality == "text" else None,
         "budget": budget,
+        "cv": cross_validation(tuner, config.cv, best_trial),
         "wall_time_seconds": round(time.time() - started, 1),
     }
     write_json(run_dir / "results.json", results, indent=2)  # marks the run finished

@@ -123,6 +123,7 @@ class Budget:
         self.continued = []  # (trial id, from epoch, to epoch) of each continuation of the best
         self.redrawn = 0  # drawn models that would not have ended in time, and gave way to others
         self.explore = explore  # False: too short to search; the first trial is continued instead
+        self.folds, self.fold_share = folds, fold_share
         self._epoch_times = {}  # trial id (or order) -> its seconds an epoch
         self._best_trial_id = None
         self._cost = cost
@@ -148,8 +149,9 @@ class Budget:
 
     def trial_seconds(self, epochs, values=None):
         """Estimated seconds of a trial that trains `epochs` epochs (of the model of
-        hyperparameter `values`, when given)."""
-        return self.setup + epochs * self.model_epoch_seconds(values)
+        hyperparameter `values`, when given), all its folds' with cross-validation."""
+        return self.folds * (self.setup + epochs * self.fold_share *
+                             self.model_epoch_seconds(values))
 
     def model_epoch_seconds(self, values=None):
         """Estimated seconds an epoch of the model of hyperparameter `values`: the trial it
@@ -280,12 +282,13 @@ class Budget:
                      best_trial_id=None, values=None):
         """Updates the per-epoch estimates from a finished trial (`trial_id`, of
         hyperparameter `values`), and the best trial's epochs (and id)."""
-        if epochs_run:
+        if epochs_run:  # all folds' epochs with cross-validation
             key = len(self._epoch_times) if trial_id is None else trial_id
             # The probe's setup can exceed a small model's whole trial: setup then counts
             # for at most half of the trial, so an epoch never looks free.
-            training = max(seconds - self.setup, 0.5 * seconds, MIN_EPOCH_SECONDS * epochs_run)
-            self._epoch_times[key] = training / epochs_run
+            training = max(seconds - self.folds * self.setup, 0.5 * seconds,
+                           MIN_EPOCH_SECONDS * epochs_run)
+            self._epoch_times[key] = training / (epochs_run * self.fold_share)
             self.epoch_seconds = sum(self._epoch_times.values()) / len(self._epoch_times)
             cost = self.model_cost(values) if values else None
             if cost is not None:
@@ -347,7 +350,8 @@ def for_search(config, plan, sizes, hypermodel, started):
                   test_ratio=sizes["test"] / sizes["train"],
                   final_runs=(config.seeds + config.ensemble - 1) * config.retrain,
                   explore=plan.explore, timings=plan.timings,
-                  cost=functools.partial(configuration_cost, hypermodel))
+                  cost=functools.partial(configuration_cost, hypermodel),
+                  folds=plan.folds, fold_share=plan.fold_share)
 
 
 def callbacks(budget):

@@ -46,16 +46,18 @@ class Plan:
     budget: float  # seconds, or None
     text: str  # the plan line a person reads
     note: str = None  # a warning after it: the budget is shorter than one trial
+    folds: int = 1  # trainings a trial (cross-validation's folds)
+    fold_share: float = 1.0  # each one's examples over the training split's
 
     def as_dict(self):
         """What `tfopt.search(..., plan_only=True)` returns."""
         return {"tuner": self.tuner, "trials": self.trials, "epochs": self.epochs,
                 "max_epochs": self.max_epochs, "setup_seconds": round(self.setup, 2),
                 "epoch_seconds": round(self.epoch_seconds, 2), "budget_seconds": self.budget,
-                "estimated_seconds": round(estimated_seconds(
-                    self.trials, self.epochs, self.setup, self.epoch_seconds,
-                    self.retrain_epochs)),
-                "text": self.text}
+                "estimated_seconds": round(self.folds * estimated_seconds(
+                    self.trials, self.epochs * self.fold_share, self.setup, self.epoch_seconds)
+                    + self.retrain_epochs * self.epoch_seconds),
+                "folds": self.folds, "text": self.text}
 
 
 def make_plan(config, search_space, data, *, given, started):
@@ -88,10 +90,11 @@ def make_plan(config, search_space, data, *, given, started):
     explore = not (repeat and not epochs_given and estimated_seconds(
         trials, total, setup, epoch_seconds) > left)
     kept = kept_retrain_epochs(config, ratio, epoch_seconds) if explore else 0
+    folds = (config.cv, (config.cv - 1) / config.cv * ratio) if config.cv else (1, 1.0)
     text = describe(config.tuner, trials, total, setup, epoch_seconds,
                     retrain_epochs=kept, schedule=hyperband_epochs(oracle)
-                    if config.tuner == "hyperband" else None, budget=config.budget, repeat=repeat, explore=explore,
-                    retrain=config.retrain)
+                    if config.tuner == "hyperband" else None, budget=config.budget,
+                    repeat=repeat, explore=explore, retrain=config.retrain, folds=folds)
     first = setup + (1 if config.tuner == "hyperband" else config.epochs) \
         * epoch_seconds
     note = None
@@ -101,7 +104,7 @@ def make_plan(config, search_space, data, *, given, started):
                 "anyway and is stopped at the deadline")
     return Plan(config.tuner, trials, total, config.epochs, config.max_trials,
                 REPEATS if repeat else 1, setup, epoch_seconds, timings,
-                ratio, repeat, explore, kept, config.budget, text, note)
+                ratio, repeat, explore, kept, config.budget, text, note, *folds)
 
 
 class Probe(typing.NamedTuple):
@@ -183,7 +186,8 @@ def _time_one(hypermodel, hp, train, train_size, steps, seconds, timed=3, batch=
 
 
 def describe(tuner_kind, trials, epochs, setup, epoch_seconds, *, retrain_epochs=0,
-             budget=None, repeat=False, explore=True, retrain=True, schedule=None):
+             budget=None, repeat=False, explore=True, retrain=True, schedule=None,
+             folds=(1, 1.0)):
     """One paragraph a person can check the search against.
 
     Under a `budget`: `repeat` when Hyperband's brackets go round until it is
@@ -191,8 +195,10 @@ def describe(tuner_kind, trials, epochs, setup, epoch_seconds, *, retrain_epochs
     instead, then retrain); `retrain` is whether the best trial retrains at all
     (`retrain_epochs` 0 with it: more than `tfopt.tuning.budget.RETRAIN_SHARE` of the
     budget by the probe, so no time is kept for it at first). `schedule`: the epochs
-    Hyperband's trials train to (`tfopt.tuning.tuners.hyperband_epochs`)."""
-    search_seconds = trials * setup + epochs * epoch_seconds
+    Hyperband's trials train to (`tfopt.tuning.tuners.hyperband_epochs`). `folds`: (K, each
+    fold's examples over the training split's) with cross-validation."""
+    count, share = folds
+    search_seconds = count * (trials * setup + epochs * share * epoch_seconds)
     final_seconds = retrain_epochs * epoch_seconds
     scope = "one round of its brackets:" if repeat else "up to"
     text = (f"plan: {tuner_kind}, {scope} {trials} trials, {epochs} epochs in all; a "
@@ -200,6 +206,9 @@ def describe(tuner_kind, trials, epochs, setup, epoch_seconds, *, retrain_epochs
             f"so about {_minutes(search_seconds)}")
     if schedule:
         text = text.replace(" epochs in all;", f" epochs in all ({_schedule(schedule)});", 1)
+    if count > 1:
+        text = text.replace(" trials, ", f" trials of {count} cross-validation folds each "
+                                         f"(training {count} times a trial), ", 1)
     if retrain_epochs:
         text += (f", then retraining on train+validation (at most {retrain_epochs:.0f} epochs, "
                  f"about {_minutes(final_seconds)}): about {_minutes(search_seconds + final_seconds)}"

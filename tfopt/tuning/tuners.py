@@ -81,6 +81,9 @@ class _Progress:
         stats[trial.trial_id] = {"epochs_run": self._epochs_run, "seconds": round(seconds, 2),
                                  "step_seconds": self.step_clock and round(self.step_clock.total, 2),
                                  "peak_rss_mb": peak_rss_mb()}
+        folds = getattr(self, "fold_scores", {}).get(trial.trial_id)
+        if folds:
+            stats[trial.trial_id]["fold_scores"] = [round(score, 6) for score in folds]
         write_json(path, stats)
         super().on_trial_end(trial)
         budget = getattr(self.oracle, "budget", None)
@@ -303,8 +306,53 @@ class _KeepsDtypePolicy:
             return super()._build_hypermodel(hp)
 
 
-class Tuner(_Progress, ResumableTuner, _KeepsDtypePolicy, TrialLogs, kt.Tuner):
-    """keras-tuner's `Tuner` (what `RandomSearch` and friends are) with tfopt's progress."""
+class _CrossValidated:
+    """Tuner mixin: with `folds` (a `tfopt.data.splits.Folds`), a trial trains its
+    configuration from scratch on each fold and keras-tuner scores it by the mean of the
+    folds' best validation scores (as it averages `executions_per_trial`); the search's own
+    training and validation data are not used. Each fold logs to its own TensorBoard run
+    (`<trial>/execution<k>`), and `fold_scores` keeps the folds' scores by trial id."""
+
+    folds = None
+
+    def run_trial(self, trial, *args, **kwargs):
+        if self.folds is None:
+            return super().run_trial(trial, *args, **kwargs)
+        kwargs.pop("validation_data", None)
+        histories = []
+        for fold in range(len(self.folds)):
+            train, val = self.folds.datasets(fold)
+            self._fold = fold
+            try:
+                histories += super().run_trial(trial, train, validation_data=val, **kwargs)
+            finally:
+                self._fold = None
+            logger.info(f"trial {trial.trial_id}, fold {fold + 1} of {len(self.folds)}: "
+                        f"{self.oracle.objective.name}="
+                        f"{self._best_score(histories[-1]):.4f}")
+        self.fold_scores[trial.trial_id] = [self._best_score(h) for h in histories]
+        return histories
+
+    @property
+    def fold_scores(self):
+        if not hasattr(self, "_fold_scores"):
+            self._fold_scores = {}
+        return self._fold_scores
+
+    def _best_score(self, history):
+        values = history.history[self.oracle.objective.name]
+        best = max if self.oracle.objective.direction == "max" else min
+        return float(best(values))
+
+    def _configure_tensorboard_dir(self, callbacks, trial, execution=0):
+        fold = getattr(self, "_fold", None)
+        return super()._configure_tensorboard_dir(callbacks, trial,
+                                                  execution if fold is None else fold)
+
+
+class Tuner(_Progress, _CrossValidated, ResumableTuner, _KeepsDtypePolicy, TrialLogs, kt.Tuner):
+    """keras-tuner's `Tuner` (what `RandomSearch` and friends are) with tfopt's progress and
+    cross-validation."""
 
 
 class Hyperband(_Progress, ResumableTuner, _KeepsDtypePolicy, TrialLogs, kt.Hyperband):
@@ -381,7 +429,7 @@ def hyperband_epochs(oracle):
 
 def make_tuner(kind, hypermodel, *, objective, directory, project_name="tuner", max_trials=None,
                epochs=10, seed=None, distribution_strategy=None, hyperparameters=None,
-               iterations=1, budget=None, step_clock=None):
+               iterations=1, budget=None, step_clock=None, folds=None):
     """Builds a keras-tuner tuner on `make_oracle(kind, ...)` with tfopt's progress lines.
 
     `epochs` are each trial's (hyperband: `max_epochs`). An existing
@@ -391,6 +439,8 @@ def make_tuner(kind, hypermodel, *, objective, directory, project_name="tuner", 
     `step_clock` is the `StepClock` among the search's callbacks (for the
     seconds inside training steps in trial_stats.json). Trials build their models
     in the global dtype policy of this call (`tfopt.training.strategy.set_mixed_precision`).
+
+    With `folds` (`tfopt.data.splits.Folds`) each trial is scored by its mean over the folds.
 
     Raises:
         InputError: for an unknown kind.
@@ -406,6 +456,11 @@ def make_tuner(kind, hypermodel, *, objective, directory, project_name="tuner", 
                         overwrite=False)
     tuner.planned_trials = plan(tuner.oracle, epochs)[0] if budget is None else None
     tuner.step_clock = step_clock
+    if folds is not None:
+        if tuner_class is Hyperband:
+            raise InputError("cross-validation folds do not combine with hyperband, which "
+                             "continues trials from checkpoints trained on other folds.")
+        tuner.folds = folds
     tuner.dtype_policy = keras.mixed_precision.global_policy().name
     return tuner
 
