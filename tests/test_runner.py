@@ -60,7 +60,7 @@ def test_saved_final_model_takes_raw_images_and_matches_the_reported_accuracy(di
     predicted = model.predict(data.x_test, verbose=0).argmax(axis=1)  # uint8, unscaled
     assert np.mean(predicted == data.y_test) == pytest.approx(
         digits_run.results["test_accuracy"])
-    assert digits_run.results["final_model"] == "ensemble"
+    assert digits_run.results["final_model"] == "averaged"  # no ensemble without --ensemble
     assert digits_run.results["retrain"]["seeds"] == [0]
 
 
@@ -76,7 +76,7 @@ def test_the_final_model_averages_the_retrained_model_and_the_checkpoint(digits_
     assert not np.allclose(saved["retrained_probabilities"], saved["checkpoint_probabilities"],
                            atol=1e-3)  # two different models
     model = keras.models.load_model(digits_run.run_dir / "final_model.keras")
-    members = [layer.name for layer in model.get_layer("ensemble").layers
+    members = [layer.name for layer in model.get_layer("averaged").layers
                if isinstance(layer, keras.Model)]
     assert members == ensemble["names"]
 

@@ -327,7 +327,7 @@ def test_a_budget_too_short_for_a_round_trains_the_defaults_and_continues_them(
                for t in trials)
     assert result.results["wall_time_seconds"] < 60 + 15
     # the continuation left time to retrain: the final model averages it with the checkpoint
-    assert summary["retrain_skipped"] is False and result.results["final_model"] == "ensemble"
+    assert summary["retrain_skipped"] is False and result.results["final_model"] == "averaged"
     assert "budget: continued" in (result.run_dir / "report.md").read_text()
 
 

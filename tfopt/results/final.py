@@ -64,8 +64,9 @@ def retrain(hypermodel, hp, train_val, *, epochs, seed, distribution=None, callb
     return model
 
 
-def average(models, names):
-    """One model with a shared input whose output is the mean of the members' probabilities.
+def average(models, names, name="ensemble"):
+    """One model called `name` with a shared input whose output is the mean of the members'
+    probabilities.
 
     Saves and reloads as a single `.keras` file; `names` name the members.
     """
@@ -77,7 +78,7 @@ def average(models, names):
     # keras-tuner) has no `input` yet
     members = [keras.Model(m.inputs[0], m.outputs[0], name=name) for m, name in zip(models, names)]
     outputs = keras.layers.Average(name="mean_probabilities")([m(inputs) for m in members])
-    return keras.Model(inputs, outputs, name="ensemble")
+    return keras.Model(inputs, outputs, name=name)
 
 
 def without_augmentation(network):
@@ -164,15 +165,7 @@ def finalize(tuner, hypermodel, data, *, retrain_best=True, seeds=1, ensemble=1,
     if log_dir is not None and pathlib.Path(log_dir).exists():
         # a resumed run's earlier final stage, replaced below
         remove_inside(tuner.directory, log_dir)
-    trials = top_trials(tuner.oracle, ensemble)
-    if not trials:
-        failed = failed_trials_summary(tuner.oracle)
-        raise SearchError("No completed trial: no trial of the search finished with a finite "
-                          "score" + (f" ({failed})" if failed else "") + ". Fix the cause and "
-                          "run the same command to go on.")
-    if len(trials) < ensemble:
-        logger.info(f"only {len(trials)} completed trial(s) with distinct hyperparameters; "
-                    f"the ensemble has {len(trials)} member(s), not {ensemble}")
+    trials = _ranked_trials(tuner.oracle, ensemble)
     best = trials[0]
     with warnings.catch_warnings():  # the checkpoints' optimizer state is not needed
         warnings.simplefilter("ignore")
@@ -196,10 +189,7 @@ def finalize(tuner, hypermodel, data, *, retrain_best=True, seeds=1, ensemble=1,
         probabilities["retrained"] = summary["retrain"].pop("probabilities")
         kind, epochs = "retrained", [member_epochs(t, best) for t in trials]
         # The checkpoint (trained on train) and the retrained model (train+validation, from a
-        # new start) are better averaged than either alone. Measured test accuracy, alone ->
-        # averaged: Fashion-MNIST's default VGG, 7 epochs, four pairs: 0.906-0.909 -> 0.914-0.918;
-        # searches with --budget, retrained / checkpoint -> averaged: the MNIST 5k subset
-        # 0.968 / 0.967 -> 0.973, digits 0.961 / 0.983 -> 0.981, MR 0.755 / 0.762 -> 0.759.
+        # new start), averaged: measured against each alone in benchmarks/RESULTS.md.
         if average_checkpoint and len(members) == 1:
             members = members + checkpoints
             names.append(f"trial_{best.trial_id}_checkpoint")
@@ -207,8 +197,10 @@ def finalize(tuner, hypermodel, data, *, retrain_best=True, seeds=1, ensemble=1,
             epochs.append(best_epochs(best))
     # The final model runs in float32 whatever the training precision (exports need it).
     keras.mixed_precision.set_global_policy("float32")
+    # an average of one configuration's two models is no ensemble (`--ensemble` makes one)
+    label = "averaged" if kind == "retrained and checkpoint" else "ensemble"
     with maybe_distribute(distribution):
-        network = without_augmentation(average(members, names))
+        network = without_augmentation(average(members, names, name=label))
     final = with_preprocessing(network, data)
     probabilities["final"] = predict_raw(final, data.raw_test)
     if len(members) > 1:  # the final model is the ensemble
@@ -216,11 +208,30 @@ def finalize(tuner, hypermodel, data, *, retrain_best=True, seeds=1, ensemble=1,
         summary["ensemble"] = {"trial_ids": [t.trial_id for t in trials], "members": kind,
                                "names": names, "epochs": epochs,
                                "test_accuracy": accuracy(data.y_test, probabilities["ensemble"])}
-        logger.info(f"ensemble ({ensemble_label(summary['ensemble'])}): "
+        logger.info(f"{label} ({ensemble_label(summary['ensemble'])}): "
                     f"test_accuracy={summary['ensemble']['test_accuracy']:.4f}")
-    summary["final_model"] = ("ensemble" if len(members) > 1 else
+    summary["final_model"] = (label if len(members) > 1 else
                               "retrained" if retrain_best else "checkpoint")
     return final, network, summary, probabilities
+
+
+def _ranked_trials(oracle, ensemble):
+    """The `ensemble` best distinct completed trials, best first (fewer, said, when there are
+    fewer).
+
+    Raises:
+        SearchError: when no trial completed.
+    """
+    trials = top_trials(oracle, ensemble)
+    if not trials:
+        failed = failed_trials_summary(oracle)
+        raise SearchError("No completed trial: no trial of the search finished with a finite "
+                          "score" + (f" ({failed})" if failed else "") + ". Fix the cause and "
+                          "run the same command to go on.")
+    if len(trials) < ensemble:
+        logger.info(f"only {len(trials)} completed trial(s) with distinct hyperparameters; "
+                    f"the ensemble has {len(trials)} member(s), not {ensemble}")
+    return trials
 
 
 def _retrain_trials(hypermodel, trials, data, *, seeds, seed, distribution, log_dir, verbose):

@@ -109,7 +109,7 @@ class Source:
 
 
 def load_source(run_dir):
-    """The `Source` of `--init-from RUN_DIR`. An ensemble's best member (its first)
+    """The `Source` of `--init-from RUN_DIR`. An average's best member (its first)
     stands for it.
 
     Raises:
@@ -120,7 +120,7 @@ def load_source(run_dir):
 
     run = load(run_dir)
     network = next(layer for layer in run.model.layers if isinstance(layer, keras.Model))
-    if network.name == "ensemble":
+    if network.name in ("ensemble", "averaged"):
         network = next(layer for layer in network.layers if isinstance(layer, keras.Model))
     if CLASSIFIER not in [layer.name for layer in network.layers]:
         raise InputError(f"--init-from {run_dir}: its network '{network.name}' has no "

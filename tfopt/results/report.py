@@ -15,7 +15,7 @@ from tfopt.choices import objective_direction
 
 TOP_CURVES = 3
 CANDIDATE_NAMES = {"checkpoint": "best trial's checkpoint", "retrained": "best trial retrained",
-                   "ensemble": "ensemble"}
+                   "ensemble": "ensemble", "averaged": "retrained and checkpoint averaged"}
 
 
 def build_report(run_dir, *, tensorboard=False):
@@ -216,7 +216,10 @@ def _candidate_rows(results):
     rows = []
     for name, scores in results["candidates"].items():
         trained_on, epochs = details[name]
-        rows.append([CANDIDATE_NAMES[name], trained_on, str(epochs), f"{scores['accuracy']:.4f}",
+        # results.json keeps any average under "ensemble"; final_model says which it is
+        label = "averaged" if name == "ensemble" and results["final_model"] == "averaged" \
+            else name
+        rows.append([CANDIDATE_NAMES[label], trained_on, str(epochs), f"{scores['accuracy']:.4f}",
                      f"{scores['macro_f1']:.4f}", _score(scores["roc_auc"]),
                      f"{scores['log_loss']:.4f}", f"{scores['expected_calibration_error']:.4f}"])
     return rows

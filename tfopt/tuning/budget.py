@@ -103,12 +103,13 @@ class Budget:
     times an epoch of the training split) are set aside for the final model;
     `margin` seconds for evaluation (`test_ratio`: the test split's size over
     the training split's), export and the report (default: estimated as the
-    search goes, see `margin`).
+    search goes, see `margin`). With cross-validation a trial trains `folds` times,
+    each on `fold_share` times the training split's examples.
     """
 
     def __init__(self, seconds, *, setup, epoch_seconds, spent=0.0, final_runs=0,
                  train_val_ratio=1.0, test_ratio=0.0, margin=None, explore=True,
-                 cost=None, timings=(), clock=time.monotonic):
+                 cost=None, timings=(), clock=time.monotonic, folds=1, fold_share=1.0):
         self.seconds = float(seconds)
         self.clock = clock
         self.deadline = clock() + self.seconds - spent

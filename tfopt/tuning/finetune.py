@@ -50,6 +50,7 @@ class FineTuneHyperModel(FamilyHyperModel):
     | optimizer     | str   | adam, adamw, sgd, rmsprop  | adam            |
     | learning_rate | float | 1e-5 .. 1e-3, log          | 1e-4            |
     | batch_size    | int   | 32, 64, 128                | 64              |
+    | lr_schedule   | str   | constant, cosine           | constant        |
 
     Every trial starts from the source's trained weights; frozen blocks (from
     the input on) keep them, and their batch normalization runs in inference mode.

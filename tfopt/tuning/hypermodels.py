@@ -38,11 +38,14 @@ class FamilyHyperModel(kt.HyperModel):
     batch_sizes = (32, 64, 128, 256)
     default_batch_size = 128
     learning_rates = (1e-4, 1e-2, 1e-3)  # min, max (log scale), default
-    # The training recipe (measured: benchmarks/RESULTS.md): targets smoothed by this much
-    # (integer-label cross-entropy only), and the learning rate warmed up, then annealed
-    # along a cosine to a hundredth of the tuned rate by the end of each `fit`.
+    # Targets smoothed by this much (integer-label cross-entropy only; measured:
+    # benchmarks/RESULTS.md).
     label_smoothing = 0.1
-    schedule = True
+    # The learning-rate schedules a search may choose (`lr_schedule` hp), the default first:
+    # "cosine" warms the rate up, then anneals it to a hundredth by the end of each `fit`
+    # (`CosineSchedule`). Short trials learn less with it (benchmarks/RESULTS.md), so it is
+    # tuned, not fixed.
+    schedules = ("constant", "cosine")
 
     def __init__(self, input_shape, num_classes, *, loss="sparse_categorical_crossentropy",
                  metrics=("accuracy",), shuffle_seed=None, class_weight=None, balanced=False,
@@ -87,10 +90,12 @@ class FamilyHyperModel(kt.HyperModel):
         return self.loss
 
     def declare_hyperparameters(self, hp):
-        """Declares the whole space (batch size included) without building a model."""
+        """Declares the whole space (batch size and schedule included) without building a
+        model."""
         self.model_kwargs(hp)
         self._optimizer(hp)
         self.batch_size(hp)
+        self.lr_schedule(hp)
 
     def _optimizer(self, hp):
         optimizer = hp.Choice("optimizer", list(OPTIMIZERS),
@@ -104,6 +109,13 @@ class FamilyHyperModel(kt.HyperModel):
         """The tuned batch size (declared here and read in `fit`)."""
         default = self.defaults.get("batch_size", self.default_batch_size)
         return hp.Choice("batch_size", list(self.batch_sizes), default=default)
+
+    def lr_schedule(self, hp):
+        """The tuned learning-rate schedule (declared here and read in `fit_batched`)."""
+        if len(self.schedules) == 1:
+            return self.schedules[0]
+        return hp.Choice("lr_schedule", list(self.schedules),
+                         default=self.defaults.get("lr_schedule", self.schedules[0]))
 
     def fit(self, hp, model, x, *args, validation_data=None, **kwargs):
         """Batches the unbatched `tf.data` splits with the tuned batch size, then fits.
@@ -126,7 +138,7 @@ class FamilyHyperModel(kt.HyperModel):
         if self.class_weight:
             kwargs.setdefault("class_weight", self.class_weight)
         kwargs["callbacks"] = with_calibration(kwargs.get("callbacks"), train) + \
-            ([CosineSchedule()] if self.schedule else [])
+            ([CosineSchedule()] if self.lr_schedule(hp) == "cosine" else [])
         build_training_state(model, train)
         return model.fit(train, *args, shuffle=False, **kwargs)
 
@@ -161,6 +173,7 @@ class VGGHyperModel(FamilyHyperModel):
     | optimizer       | str   | adam, adamw, sgd, rmsprop | adam |
     | learning_rate   | float | 1e-4 .. 1e-2, log      | 1e-3    |
     | batch_size      | int   | 32, 64, 128, 256       | 128     |
+    | lr_schedule     | str   | constant, cosine       | constant |
 
     `flip=True` adds horizontal flips to the augmentation (e.g. CIFAR-10, not digits).
     A task may replace some defaults (`Task.defaults`): mnist and fashion_mnist start from
@@ -221,6 +234,7 @@ class TextCNNHyperModel(TextHyperModel):
     | optimizer         | str   | adam, adamw, sgd, rmsprop | adam  |
     | learning_rate     | float | 1e-4 .. 3e-3, log       | 5e-4    |
     | batch_size        | int   | 32, 50, 64, 128         | 50      |
+    | lr_schedule       | str   | constant, cosine        | constant |
 
     The default word vectors are 128 wide, not Kim's 300: on MR, on one core, an epoch took
     10 s instead of 23-42 s (Adam updates the whole embedding every step), and validation
@@ -264,6 +278,7 @@ class TransformerHyperModel(TextHyperModel):
     | optimizer     | str   | adam, adamw, sgd, rmsprop | adam |
     | learning_rate | float | 1e-4 .. 1e-2, log      | 1e-3    |
     | batch_size    | int   | 32, 64, 128            | 32      |
+    | lr_schedule   | str   | constant, cosine       | constant |
     """
 
     family_defaults = dict(embed_dim=64, num_heads=2, ff_dim=128, num_blocks=1, dropout=0.1)
@@ -294,7 +309,7 @@ class CustomHyperModel(FamilyHyperModel):
 
     default_batch_size = 128
     label_smoothing = 0.0  # the user's model trains as written
-    schedule = False
+    schedules = ("constant",)
 
     def __init__(self, user, input_shape, num_classes, **kwargs):
         if not (isinstance(user, kt.HyperModel) or callable(user)):
