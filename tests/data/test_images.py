@@ -22,7 +22,7 @@ def test_digits_splits_are_fixed_stratified_and_scaled():
 
 
 def test_offline_mnist_falls_back_to_the_bundled_5k_loudly(tmp_path, caplog):
-    with pytest.warns(UserWarning, match="5,000-digit"):
+    with pytest.warns(UserWarning, match="5,000-digit"), caplog.at_level("WARNING", "tfopt"):
         splits = images.load_mnist(tmp_path)
     assert "bundled MNIST 5k" in splits.source
     assert splits.sizes() == {"train": 3600, "val": 400, "test": 1000}

@@ -24,7 +24,7 @@ def test_every_trial_starts_from_the_pretrained_weights_with_frozen_blocks():
     hypermodel = FineTuneHyperModel(network, 4)
     hp = kt.HyperParameters()
     hypermodel.declare_hyperparameters(hp)
-    assert hp.values["frozen_blocks"] == 2 and hp.values["learning_rate"] == 1e-4
+    assert hp.values["frozen_blocks"] == 2 and hp.values["learning_rate"] == 1e-3
     model = hypermodel.build(hp)
     assert model.output_shape == (None, 4)
     np.testing.assert_array_equal(model.get_layer("block1_conv1").get_weights()[0], trained)

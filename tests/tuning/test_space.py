@@ -190,7 +190,7 @@ def test_the_family_uses_the_overridden_space():
 
 
 VALID = ("augment, batch_size, blocks, convs_per_block, dense_units, dropout, filters, flip, "
-         "l2, learning_rate, optimizer")
+         "l2, learning_rate, lr_schedule, optimizer")
 
 
 @pytest.mark.parametrize("overrides, message", [

@@ -48,7 +48,7 @@ class FineTuneHyperModel(FamilyHyperModel):
     |---------------|-------|----------------------------|-----------------|
     | frozen_blocks | int   | 0 .. number of blocks      | all but the last |
     | optimizer     | str   | adam, adamw, sgd, rmsprop  | adam            |
-    | learning_rate | float | 1e-5 .. 1e-3, log          | 1e-4            |
+    | learning_rate | float | 1e-4 .. 1e-2, log          | 1e-3            |
     | batch_size    | int   | 32, 64, 128                | 64              |
     | lr_schedule   | str   | constant, cosine           | constant        |
 
@@ -59,7 +59,7 @@ class FineTuneHyperModel(FamilyHyperModel):
     factory = None
     batch_sizes = (32, 64, 128)
     default_batch_size = 64
-    learning_rates = (1e-5, 1e-3, 1e-4)
+    learning_rates = (1e-4, 1e-2, 1e-3)
 
     def __init__(self, network, num_classes, **kwargs):
         self.network = network
