@@ -174,7 +174,8 @@ def build_space(config, data, source):
     task, splits = config.task_spec, data.splits
     common = dict(loss=task.loss, metrics=task.metrics,
                   balanced=data.settings["objective"] == "val_balanced_accuracy",
-                  class_weight=data.settings["class_weight"], shuffle_seed=config.seed)
+                  class_weight=data.settings["class_weight"], shuffle_seed=config.seed,
+                  train_size=data.sizes["train"])
     if source:
         hypermodel = finetune.FineTuneHyperModel(source.network, splits.num_classes, **common)
         logger.info(f"fine-tuning {config.init_from}'s {source.network.name} network (blocks "

@@ -176,3 +176,20 @@ def test_a_tasks_defaults_replace_the_familys_and_stay_in_its_space():
     assert hp.values["blocks"] == 1 and hp.values["filters"] == 16
     assert hp.values["batch_size"] == 64 and hp.values["convs_per_block"] == 1  # the family's
     assert [layer.name for layer in model.layers if "conv" in layer.name] == ["block1_conv1"]
+
+
+@pytest.mark.parametrize("train_size, family, expected", [
+    (None, VGGHyperModel, 128), (54_000, VGGHyperModel, 128), (8_192, VGGHyperModel, 128),
+    (8_191, VGGHyperModel, 64), (2_160, VGGHyperModel, 32), (300, VGGHyperModel, 32),
+    (8_600, TextCNNHyperModel, 50), (2_000, TextCNNHyperModel, 32)])
+def test_small_data_gets_a_smaller_default_batch(train_size, family, expected):
+    kwargs = {"vocab_size": 50} if family is TextCNNHyperModel else {}
+    shape = (12,) if family is TextCNNHyperModel else (8, 8, 1)
+    hypermodel = family(shape, 2, train_size=train_size, **kwargs)
+    hp = kt.HyperParameters()
+    hypermodel.declare_hyperparameters(hp)
+    assert hp.values["batch_size"] == expected
+    task = family(shape, 2, train_size=300, defaults={"batch_size": 64}, **kwargs)
+    hp = kt.HyperParameters()
+    task.declare_hyperparameters(hp)
+    assert hp.values["batch_size"] == 64  # a task's own default stays
