@@ -88,6 +88,7 @@ def run_case(name, seed, out, space):
             "test": {part: {key: round(scores[key], 4) for key in keep}
                      for part, scores in results["candidates"].items()},
             "trial_scores": [round(score, 4) for score in _trial_scores(result)],
+            "calibration_share": _calibration_share(result),
             "best_hyperparameters": results["best_hyperparameters"],
             "seconds": round(time.time() - started, 1)}
 
@@ -95,6 +96,15 @@ def run_case(name, seed, out, space):
 def _trial_scores(result):
     trials = result.tuner.oracle.trials.values()
     return [trial.score for trial in trials if trial.score is not None]
+
+
+def _calibration_share(result):
+    """Seconds recomputing BN statistics over the trials' seconds (trial_stats.json)."""
+    from tfopt.tuning.tuners import trial_stats
+
+    stats = trial_stats(result.tuner).values()
+    seconds = sum(trial["seconds"] for trial in stats)
+    return round(sum(trial.get("calibration_seconds", 0) for trial in stats) / seconds, 4)
 
 
 def main(argv=None):

@@ -69,13 +69,15 @@ class CalibrateBatchNorm(keras.callbacks.Callback):
     on after the last one, at the end of `fit`.
 
     `train` is the batched training data of the `fit`; its first batches are kept (as
-    arrays) for every calibration of the `fit`. `seconds` adds up the time it took.
+    arrays) for every calibration of the `fit`. `seconds` adds up the time it took;
+    `on_seconds(seconds)`, if given, is called with each calibration's.
     """
 
-    def __init__(self, train, examples=CALIBRATION_EXAMPLES):
+    def __init__(self, train, examples=CALIBRATION_EXAMPLES, on_seconds=None):
         super().__init__()
         self.train = train
         self.examples = examples
+        self.on_seconds = on_seconds
         self.seconds = 0.0
         self.calibrations = 0
         self._batches = None
@@ -102,7 +104,10 @@ class CalibrateBatchNorm(keras.callbacks.Callback):
                                                                   self._kept_batches()):
             self.calibrations += 1
         self._stale = False
-        self.seconds += time.perf_counter() - started
+        seconds = time.perf_counter() - started
+        self.seconds += seconds
+        if self.on_seconds is not None:
+            self.on_seconds(seconds)
 
     def _kept_batches(self):
         if self._batches is None:

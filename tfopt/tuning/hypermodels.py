@@ -68,6 +68,7 @@ class FamilyHyperModel(kt.HyperModel):
         self.balanced = balanced
         self.defaults = dict(defaults or {})
         self.train_size = train_size
+        self.calibration_seconds = 0.0  # recomputing BN statistics, all fits together
 
     def compile_metrics(self):
         """The metrics of a new model (fresh metric objects for every model)."""
@@ -153,16 +154,20 @@ class FamilyHyperModel(kt.HyperModel):
         (`CalibrateBatchNorm`)."""
         if self.class_weight:
             kwargs.setdefault("class_weight", self.class_weight)
-        kwargs["callbacks"] = with_calibration(kwargs.get("callbacks"), train) + \
+        kwargs["callbacks"] = self.with_calibration(kwargs.get("callbacks"), train) + \
             ([CosineSchedule()] if self.lr_schedule(hp) == "cosine" else [])
         build_training_state(model, train)
         return model.fit(train, *args, shuffle=False, **kwargs)
 
+    def with_calibration(self, callbacks, train):
+        """`callbacks` and a `CalibrateBatchNorm` on `train` last (after early stopping has
+        put back its best weights, which were calibrated when they were validated). Its
+        seconds add up in `calibration_seconds` (trial_stats.json's per trial)."""
+        calibrate = CalibrateBatchNorm(train, on_seconds=self._add_calibration_seconds)
+        return [*(callbacks or []), calibrate]
 
-def with_calibration(callbacks, train):
-    """`callbacks` and a `CalibrateBatchNorm` on `train` last (after early stopping has put
-    back its best weights, which were calibrated when they were validated)."""
-    return [*(callbacks or []), CalibrateBatchNorm(train)]
+    def _add_calibration_seconds(self, seconds):
+        self.calibration_seconds += seconds
 
 
 def drop_last_batch(dataset, batch_size):
@@ -364,7 +369,7 @@ class CustomHyperModel(FamilyHyperModel):
             if self.class_weight:
                 kwargs.setdefault("class_weight", self.class_weight)
             kwargs.setdefault("shuffle", False)  # `train` is shuffled each epoch already
-            kwargs["callbacks"] = with_calibration(kwargs.get("callbacks"), train)
+            kwargs["callbacks"] = self.with_calibration(kwargs.get("callbacks"), train)
             return self.user.fit(hp, model, train, *args, **kwargs)
         return super().fit_batched(hp, model, train, *args, **kwargs)
 

@@ -41,8 +41,9 @@ _compat.require_hooks(kt.Oracle, "_random_values", "_get_trial_dir", "_get_oracl
 
 class _Progress:
     """Prints "trial k of N" with the trial's hyperparameters and the best score so far,
-    and records each trial's epochs run, seconds, seconds inside training steps and the
-    process's peak memory in `<project>/trial_stats.json`."""
+    and records each trial's epochs run, seconds, seconds inside training steps and
+    recomputing BatchNormalization statistics, and the process's peak memory in
+    `<project>/trial_stats.json`."""
 
     planned_trials = None
     step_clock = None  # the `StepClock` among the search's callbacks, if any
@@ -66,6 +67,7 @@ class _Progress:
         logger.info(f"trial {done + 1}{of} (id {trial.trial_id}{note}): "
                     + ", ".join(f"{k}={_short(v)}" for k, v in values.items()))
         self._trial_started = time.monotonic()
+        self._calibration_started = getattr(self.hypermodel, "calibration_seconds", 0.0)
         self._epochs_run = 0
         if self.step_clock is not None:
             self.step_clock.reset()
@@ -80,7 +82,10 @@ class _Progress:
         stats = read_json_or(path, {})
         stats[trial.trial_id] = {"epochs_run": self._epochs_run, "seconds": round(seconds, 2),
                                  "step_seconds": self.step_clock and round(self.step_clock.total, 2),
-                                 "peak_rss_mb": peak_rss_mb()}
+                                 "peak_rss_mb": peak_rss_mb(),
+                                 "calibration_seconds": round(getattr(
+                                     self.hypermodel, "calibration_seconds", 0.0)
+                                     - self._calibration_started, 2)}
         folds = getattr(self, "fold_scores", {}).get(trial.trial_id)
         if folds:
             stats[trial.trial_id]["fold_scores"] = [round(score, 6) for score in folds]
