@@ -65,12 +65,14 @@ def test_a_model_without_batch_normalization_is_left_alone():
 
 def test_fit_calibrates_before_each_validation_and_not_again_at_the_end(digits):
     x, y, x_val, y_val = digits
-    calibrate = CalibrateBatchNorm([(x[i:i + 64], y[i:i + 64]) for i in range(0, 640, 64)],
-                                   examples=256)
+    calibrate = CalibrateBatchNorm([(x[i:i + 32], y[i:i + 32]) for i in range(0, 640, 32)],
+                                   examples=300)
     model = short_trained_vgg(x, y, epochs=2, callbacks=[calibrate],
                               validation_data=(x_val, y_val))
     assert calibrate.calibrations == 2 and calibrate.seconds > 0
-    assert len(calibrate._batches) == 4  # 256 examples in batches of 64
+    # the first 300 examples, in forward passes of CALIBRATION_BATCH (256), not of 32
+    assert [len(batch) for batch in calibrate._batches] == [256, 44]
+    np.testing.assert_array_equal(calibrate._batches[1], x[256:300])
     assert val_accuracy(model, x_val, y_val) > 0.8
 
 
