@@ -15,10 +15,10 @@ import keras
 import numpy as np
 
 # Training examples (at most) whose batch statistics are averaged, in forward passes of
-# CALIBRATION_BATCH: 16 eager calls. Each is slower than a compiled training step, so the
-# training batch size (32 on small data) would make it 128 calls, measured at 43-47% of a
-# 3-epoch trial's time on the 5,000-digit MNIST subset.
-CALIBRATION_EXAMPLES = 4096
+# CALIBRATION_BATCH (4 eager calls). Measured on 3-epoch trials on the 5,000-digit MNIST
+# subset: 4,096 examples in passes of the training batch (32) took 43-47% of a trial's
+# time, in passes of 256 29%; 1,024 examples in passes of 256: see benchmarks/RESULTS.md.
+CALIBRATION_EXAMPLES = 1024
 CALIBRATION_BATCH = 256
 
 
