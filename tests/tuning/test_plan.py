@@ -86,6 +86,10 @@ def test_describe_states_trials_epochs_and_time():
     with_final = describe("hyperband", 13, 21, setup=2.0, epoch_seconds=20.0, retrain_epochs=10)
     assert ("then retraining on train+validation (at most 10 epochs, about 3 min): about 11 min "
             "in all") in with_final
+    cv = describe("random", 1, 4, setup=1.5, epoch_seconds=30.0, folds=(10, 0.9))
+    assert cv.startswith("plan: random, up to 1 trial of 10 cross-validation folds each "
+                         "(training 10 times a trial), 40 epochs in all")
+    assert "so about 18 min" in cv  # 10 * (1.5 + 4 * 0.9 * 30) / 60 = 18.3
 
 
 def test_retrain_epochs_count_every_retrain_on_the_bigger_split():

@@ -201,14 +201,16 @@ def describe(tuner_kind, trials, epochs, setup, epoch_seconds, *, retrain_epochs
     search_seconds = count * (trials * setup + epochs * share * epoch_seconds)
     final_seconds = retrain_epochs * epoch_seconds
     scope = "one round of its brackets:" if repeat else "up to"
-    text = (f"plan: {tuner_kind}, {scope} {trials} trials, {epochs} epochs in all; a "
+    text = (f"plan: {tuner_kind}, {scope} {_count(trials, 'trial')}, {epochs * count} epochs "
+            f"in all; a "
             f"typical model takes {setup:.1f} s to build and {epoch_seconds:.1f} s an epoch, "
             f"so about {_minutes(search_seconds)}")
     if schedule:
         text = text.replace(" epochs in all;", f" epochs in all ({_schedule(schedule)});", 1)
     if count > 1:
-        text = text.replace(" trials, ", f" trials of {count} cross-validation folds each "
-                                         f"(training {count} times a trial), ", 1)
+        text = text.replace(f" {_count(trials, 'trial')}, ",
+                            f" {_count(trials, 'trial')} of {count} cross-validation folds "
+                            f"each (training {count} times a trial), ", 1)
     if retrain_epochs:
         text += (f", then retraining on train+validation (at most {retrain_epochs:.0f} epochs, "
                  f"about {_minutes(final_seconds)}): about {_minutes(search_seconds + final_seconds)}"
@@ -248,3 +250,8 @@ def _schedule(epochs):
 
 def _minutes(seconds):
     return f"{seconds / 60:.0f} min" if seconds >= 90 else f"{seconds:.0f} s"
+
+
+def _count(number, noun):
+    """'1 trial', '3 trials'."""
+    return f"{number} {noun}" + ("" if number == 1 else "s")
