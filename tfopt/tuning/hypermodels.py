@@ -198,7 +198,8 @@ class VGGHyperModel(FamilyHyperModel):
 
     `flip=True` adds horizontal flips to the augmentation (e.g. CIFAR-10, not digits).
     A task may replace some defaults (`Task.defaults`): mnist and fashion_mnist start from
-    one block of 16 filters, as accurate there and 2-4x faster an epoch.
+    one block of 16 filters, as accurate there and 2-4x faster an epoch. On small data
+    the default batch is smaller (`FamilyHyperModel.min_steps_per_epoch`).
     """
 
     family_defaults = dict(blocks=2, filters=32, convs_per_block=1, dense_units=128, dropout=0.3,
