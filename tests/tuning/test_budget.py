@@ -277,7 +277,10 @@ def test_a_budgeted_search_stops_launching_trials_and_finishes_cleanly(tmp_path)
     stats = json.loads((result.run_dir / "tuner" / "trial_stats.json").read_text())
     assert len(stats) == result.results["trials_run"]
     for trial in stats.values():
-        assert 0 < trial["step_seconds"] < trial["seconds"]
+        # on a loaded machine the deadline may stop the last trial after its first batch,
+        # which carries the tracing and is not a timed step
+        assert 0 <= trial["step_seconds"] < trial["seconds"]
+        assert trial["step_seconds"] > 0 or trial["epochs_run"] == 1
         assert 0 < trial["calibration_seconds"] < trial["seconds"]  # the VGG has BN layers
         assert trial["peak_rss_mb"] > 50
     assert "budget: trials" in (result.run_dir / "report.md").read_text()
