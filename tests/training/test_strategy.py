@@ -74,7 +74,7 @@ class _PolicySeen(keras.callbacks.Callback):
 def test_mixed_precision_reaches_every_trial_and_the_final_model_is_float32(tmp_path):
     # keras-tuner clears the Keras session (and with it the dtype policy) before each build
     _PolicySeen.seen = []
-    result = tfopt.search("digits", tuner="random", max_trials=2, epochs=3, retrain=False,
+    result = tfopt.search("digits", tuner="random", max_trials=2, epochs=2, retrain=False,
                           mixed_precision=True, out=str(tmp_path / "r"), verbose=0,
                           callbacks=[_PolicySeen()])
     assert _PolicySeen.seen == ["mixed_bfloat16", "mixed_bfloat16"]  # trials, not the probe
