@@ -118,3 +118,22 @@ def test_throughput_case_prints_one_json_line(tmp_path, capsys):
     assert {"cores", "cpu", "avx512_bf16", "threads"} <= set(record["machine"])
     assert {"tensorflow", "keras", "keras-tuner"} <= set(record["versions"])
     assert time.monotonic() - started < 120
+
+
+def test_small_data_folder_holds_the_first_images_of_each_fashion_class(tmp_path):
+    from benchmarks import small_data
+
+    if not any(pathlib.Path(folder).is_dir() for folder in small_data.FASHION_DIRS):
+        pytest.skip("Debian's dataset-fashion-mnist is not installed")
+    folder = small_data.fashion_folder(tmp_path / "f", per_class=2)
+    images, labels = small_data._fashion_train()
+    assert sorted(p.name for p in folder.iterdir() if p.is_dir()) == \
+        sorted(small_data.FASHION_CLASSES)
+    bag = sorted((folder / "bag").glob("*.png"))
+    assert len(bag) == 2
+    first_bag = images[np.flatnonzero(labels == small_data.FASHION_CLASSES.index("bag"))[0]]
+    png = keras.utils.img_to_array(keras.utils.load_img(bag[0], color_mode="grayscale"))
+    np.testing.assert_array_equal(png[..., 0], first_bag)
+    bag[0].unlink()
+    small_data.fashion_folder(tmp_path / "f", per_class=2)  # made once: not written again
+    assert not bag[0].exists()
