@@ -38,7 +38,7 @@ CASES = {
     "mr_transformer": dict(task="mr", model="transformer", max_trials=2, epochs=4),
     "fashion_2x2": dict(task="fashion_mnist", max_trials=2, epochs=2),
 }
-FASHION_DIRS = ("/usr/share/datasets/fashion-mnist",)
+# Folder names (tfopt's class names hold a "/").
 FASHION_CLASSES = ("t-shirt", "trouser", "pullover", "dress", "coat", "sandal", "shirt",
                    "sneaker", "bag", "ankle_boot")
 
@@ -62,15 +62,17 @@ def fashion_folder(dest, per_class=300):
 
 
 def _fashion_train():
-    folders = [pathlib.Path(os.environ.get("TFOPT_DATA_DIR", "."), "fashion_mnist"),
-               *map(pathlib.Path, FASHION_DIRS)]
-    for folder in folders:
-        images, labels = folder / "train-images-idx3-ubyte.gz", folder / "train-labels-idx1-ubyte.gz"
-        if images.is_file() and labels.is_file():
-            x = np.frombuffer(gzip.open(images).read(), np.uint8, offset=16).reshape(-1, 28, 28)
-            return x, np.frombuffer(gzip.open(labels).read(), np.uint8, offset=8)
-    sys.exit(f"Fashion-MNIST's gzipped IDX files not found in {', '.join(map(str, folders))}; "
-             "install Debian's dataset-fashion-mnist")
+    """Fashion-MNIST's training images and labels, in file order, found as tfopt finds them
+    ($TFOPT_DATA_DIR, then Debian's dataset-fashion-mnist)."""
+    from tfopt.data.download import find_local
+    from tfopt.data.images import FASHION_DEBIAN, IDX_FILES, parse_idx
+
+    folder = find_local(os.environ.get("TFOPT_DATA_DIR"),
+                        ["fashion-mnist", "fashion_mnist", FASHION_DEBIAN], IDX_FILES)
+    if folder is None:
+        sys.exit("Fashion-MNIST's gzipped IDX files not found in $TFOPT_DATA_DIR or "
+                 f"{FASHION_DEBIAN}; install Debian's dataset-fashion-mnist")
+    return [parse_idx(gzip.decompress((folder / name).read_bytes())) for name in IDX_FILES[:2]]
 
 
 def run_case(name, seed, out, space):

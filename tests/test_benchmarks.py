@@ -123,7 +123,9 @@ def test_throughput_case_prints_one_json_line(tmp_path, capsys):
 def test_small_data_folder_holds_the_first_images_of_each_fashion_class(tmp_path):
     from benchmarks import small_data
 
-    if not any(pathlib.Path(folder).is_dir() for folder in small_data.FASHION_DIRS):
+    from tfopt.data.images import FASHION_DEBIAN
+
+    if not pathlib.Path(FASHION_DEBIAN).is_dir():
         pytest.skip("Debian's dataset-fashion-mnist is not installed")
     folder = small_data.fashion_folder(tmp_path / "f", per_class=2)
     images, labels = small_data._fashion_train()

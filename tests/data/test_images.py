@@ -51,7 +51,7 @@ def test_corrupt_mnist_npz_is_named_in_the_error(tmp_path):
 def test_idx_parser_reads_shape_and_values():
     values = np.arange(2 * 3 * 4, dtype=np.uint8)
     header = bytes([0, 0, 8, 3]) + b"".join(n.to_bytes(4, "big") for n in (2, 3, 4))
-    np.testing.assert_array_equal(images._parse_idx(header + values.tobytes()),
+    np.testing.assert_array_equal(images.parse_idx(header + values.tobytes()),
                                   values.reshape(2, 3, 4))
 
 

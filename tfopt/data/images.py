@@ -90,7 +90,7 @@ def load_fashion_mnist(data_dir=None):
     for path in paths:
         data = gzip.decompress(path.read_bytes())
         check_sha256(data, FASHION_SHA256[path.name], str(path))
-        arrays.append(_parse_idx(data))
+        arrays.append(parse_idx(data))
     x, y, x_test, y_test = arrays
     return make_splits(x[..., None], y, x_test=x_test[..., None], y_test=y_test,
                        class_names=FASHION_CLASSES,
@@ -98,7 +98,7 @@ def load_fashion_mnist(data_dir=None):
                        modality="image")
 
 
-def _parse_idx(data):
+def parse_idx(data):
     """Parses an uncompressed IDX file (big-endian header, then uint8 values)."""
     ndim = data[3]
     shape = [int.from_bytes(data[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim)]
