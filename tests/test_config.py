@@ -25,8 +25,17 @@ def test_cross_validation_searches_at_random_unless_told_otherwise():
 
 
 def test_budget_depends_on_data_size():
-    assert search_defaults(3600) == (27, 40)
-    assert search_defaults(54000) == (9, 13)
+    assert search_defaults(3600) == (27, 40, None)
+    assert search_defaults(54000) == (9, 13, 1200.0)
+
+
+@pytest.mark.parametrize("kwargs, budget", [
+    ({}, 1200.0), (dict(budget="5m"), 300.0), (dict(epochs=3), None), (dict(max_trials=4), None),
+    (dict(cv=3), None), (dict(strategy="multi_worker"), None)])
+def test_large_data_gets_a_default_budget_unless_the_search_is_sized_otherwise(kwargs, budget):
+    config = SearchConfig(task="fashion_mnist", **kwargs).resolved()
+    assert config.with_search_defaults(54000).budget == budget
+    assert config.with_search_defaults(8635).budget == config.budget  # small data: none added
 
 
 @pytest.mark.parametrize("kwargs, message", [

@@ -73,10 +73,10 @@ def _run_tasks(args):
     print(f"{'task':<14} {'modality':<8} {'model':<8} data")
     for task in TASKS.values():
         print(f"{task.name:<14} {task.modality:<8} {task.default_model:<8} {task.description}")
-    print("\nDefault budget (hyperband): " + "; ".join(
-        f"{trials} trials, max_epochs {epochs} "
-        + (f"up to {limit:,} training examples" if limit != float("inf") else "above that")
-        for limit, epochs, trials in SEARCH_DEFAULTS))
+    print("\nDefault search (hyperband): " + "; ".join(
+        (f"{trials} trials, max_epochs {epochs}, up to {limit:,} training examples"
+         if budget is None else f"above that, a {budget / 60:.0f}-minute budget")
+        for limit, epochs, trials, budget in SEARCH_DEFAULTS))
     return 0
 
 

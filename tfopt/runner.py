@@ -87,7 +87,7 @@ def run(config):
     data = load(config, source)
     space = build_space(config, data, source)
     given = (config.epochs is not None, config.max_trials is not None)
-    config = config.with_search_defaults(data.sizes["train"])
+    config = note_default_budget(config, config.with_search_defaults(data.sizes["train"]))
     plan = make_plan(config, space, data, given=given, started=started)
     for line in (plan.text, plan.note):
         if line:
@@ -105,6 +105,15 @@ def run(config):
     results = record(config, setup, data, trials, final, started)
     return SearchResult(trials.tuner, final.best_hyperparameters, final.model, results,
                         trials.run_dir)
+
+
+def note_default_budget(given, config):
+    """`config`; says so when it holds a default budget the `given` config had not."""
+    if config.budget and not given.budget:
+        seconds = budget_module.format_seconds(config.budget)
+        logger.info(f"budget: none given; {seconds} is the default on data this size "
+                    "(--budget, --epochs or --max-trials set your own)")
+    return config
 
 
 @dataclasses.dataclass(frozen=True)

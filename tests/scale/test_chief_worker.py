@@ -25,6 +25,10 @@ from tfopt.errors import InputError, SearchError
 from tfopt.log import logger
 from tfopt.tuning.tuners import RandomSearchOracle
 
+# The CLI searches below train digits in batches of 128 (11 steps an epoch) rather than the
+# small-data default of 32: what is tested is the coordination, not the model.
+FAST = ("--set", "batch_size=128")
+
 protos = _compat.keras_tuner_private("protos")
 TOKEN = "test-token"
 service = protos.get_service()
@@ -230,7 +234,7 @@ def test_a_chief_and_two_workers_finish_a_search_over_loopback(tmp_path):
     out = tmp_path / "run"
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
     env.pop(TOKEN_ENV, None)
-    done = subprocess.run([sys.executable, "-m", "tfopt", "search", "--task", "digits",
+    done = subprocess.run([sys.executable, "-m", "tfopt", "search", "--task", "digits", *FAST,
                            "--tuner", "random", "--max-trials", "4", "--epochs", "2",
                            "--no-retrain", "--out", str(out), "--workers", "2"],
                           capture_output=True, text=True, env=env, timeout=900)
@@ -263,7 +267,7 @@ def test_a_chief_and_two_workers_finish_a_search_over_loopback(tmp_path):
 def start(out, *role, lease="8", token="slow-test-token", port):
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", TFOPT_LEASE_SECONDS=lease,
                **{TOKEN_ENV: token})
-    return subprocess.Popen([sys.executable, "-m", "tfopt", "search", "--task", "digits",
+    return subprocess.Popen([sys.executable, "-m", "tfopt", "search", "--task", "digits", *FAST,
                              "--tuner", "random", "--max-trials", "4", "--epochs", "3",
                              "--no-retrain", "--out", str(out), "--chief-address",
                              f"127.0.0.1:{port}", *role],
@@ -333,7 +337,7 @@ def test_a_restarted_chief_runs_no_trial_twice(tmp_path):
     begun = trials_begun(seen)
     assert sorted(begun) == ["0", "1", "2", "3"], begun  # each trial once
     finished = subprocess.run(  # a finished search, its chief restarted, runs nothing
-        [sys.executable, "-m", "tfopt", "search", "--task", "digits", "--tuner", "random",
+        [sys.executable, "-m", "tfopt", "search", "--task", "digits", *FAST, "--tuner", "random",
          "--max-trials", "4", "--epochs", "3", "--no-retrain", "--out", str(out), "--workers",
          "1"], capture_output=True, text=True, timeout=600)
     assert finished.returncode == 0, finished.stdout[-3000:]

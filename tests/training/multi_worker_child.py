@@ -18,6 +18,7 @@ tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfigur
 task = json.loads(os.environ["TF_CONFIG"])["task"]["index"]
 trials = int(sys.argv[2]) if len(sys.argv) > 2 else 2
 result = tfopt.search("digits", tuner="random", max_trials=trials, epochs=2, retrain=True,
+                      space={"batch_size": 128},  # 11 steps an epoch, not 41: faster
                       strategy="multi_worker", out=sys.argv[1], seed=3, verbose=0)
 print(json.dumps({"run_dir": str(result.run_dir), "strategy": result.results["strategy"],
                   "test_accuracy": result.results["test_accuracy"],

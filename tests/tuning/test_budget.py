@@ -212,6 +212,16 @@ def test_without_a_search_the_first_trial_leaves_time_to_retrain_it():
     assert no_retrain.first_trial_epochs() == 15  # (300 - 10 - 2) / 20 = 14.4, the last cut
 
 
+def test_without_a_search_the_first_trial_is_timed_by_its_own_model():
+    clock = FakeClock()
+    # the probe timed the defaults (cost 1) at 10 s an epoch and a sampled model (cost 9) at
+    # 90 s: their mean, 50 s, is not what the defaults will take
+    budget = Budget(300, setup=2, epoch_seconds=50, margin=10, explore=False, clock=clock,
+                    cost=lambda values: values["cost"], timings=[(1, 10.0), (9, 90.0)])
+    assert budget.first_trial_epochs({"cost": 1}) == 29  # (300 - 10 - 2) / 10 = 28.8
+    assert budget.epoch_seconds == 10
+
+
 def test_time_kept_for_a_retraining_that_no_longer_fits_goes_back_to_trials():
     clock = FakeClock()
     budget = Budget(60, setup=1, epoch_seconds=5, final_runs=1, train_val_ratio=1.0, margin=5,
@@ -310,7 +320,8 @@ def test_a_budget_too_short_for_a_round_trains_the_defaults_and_continues_them(
     monkeypatch.setattr(plan_module, "probe", lambda *args, **kwargs: (3.0, 20.0, []))
     result = tfopt.search("digits", budget="60s", out=str(tmp_path / "r"), verbose=1)
     out = capsys.readouterr().out
-    assert "too short for one round, so the default configuration trains instead" in out
+    assert "one round would take more than 50% of it, so the default configuration trains " \
+        "instead" in out
     summary = result.results["budget"]
     assert summary["searched"] is False
     trials = sorted(result.tuner.oracle.trials.values(), key=lambda t: t.trial_id)
@@ -319,6 +330,7 @@ def test_a_budget_too_short_for_a_round_trains_the_defaults_and_continues_them(
     # plus 22 s an epoch's retraining (validation adds a tenth): 1 epoch, with time to retrain
     first = trials[0].hyperparameters.values
     assert len(trials) >= 2 and first["tuner/epochs"] == 1
+    assert first["lr_schedule"] == "cosine"  # annealed over the epochs the budget gives it
     # an epoch really takes well under a second, so the time left continues the defaults
     continued, peak = trials[1].hyperparameters.values, best_epochs(trials[0])
     assert continued["tuner/trial_id"] == trials[0].trial_id

@@ -161,8 +161,8 @@ def _budget_rows(results):
     rows.append(["budget: trials", "stopped: " + budget["stopped"] if budget["stopped"]
                  else "the search ended before the budget"])
     if budget.get("searched") is False:
-        rows.append(["budget: search", "too short for one round of brackets; the defaults "
-                                       "trained instead"])
+        rows.append(["budget: search", "one round of brackets would take more than half of "
+                                       "it; the defaults trained instead"])
     if budget.get("redrawn"):
         rows.append(["budget: redrawn", f"{budget['redrawn']} drawn model(s) would not have "
                                         "ended in time; others were drawn in their place"])

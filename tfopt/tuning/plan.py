@@ -7,7 +7,7 @@ import typing
 
 import keras_tuner as kt
 
-from tfopt.tuning.budget import (RETRAIN_SHARE, epochs_for_budget, estimated_seconds,
+from tfopt.tuning.budget import (RETRAIN_SHARE, SEARCH_SHARE, epochs_for_budget, estimated_seconds,
                                   format_seconds, kept_retrain_epochs)
 from tfopt.data.pipeline import batched, first_batches
 from tfopt.training.callbacks import StepClock
@@ -20,6 +20,9 @@ from tfopt.tuning.tuners import hyperband_epochs, make_oracle, plan as count_tri
 # the 3-block, batch-256 samples took 296 and 288 s an epoch by batch 32 against 307 and 304 s
 # by their own, and 3.8-4.0 s of probing each instead of 12.3-12.7 s (the default, batch 64: 30.3
 # against 29.7 s). On a GPU a small batch costs far more an example, so it times its own there.
+# The default configuration, which a budget too short to search trains alone, is timed at its
+# own batch everywhere: Fashion-MNIST's (2 blocks, batch 64, 2 cores) by batch 32 was planned
+# for 11 epochs of a 20-minute budget, and ran 35 s an epoch, which left 5.8 minutes unused.
 CPU_PROBE_BATCH = 32
 
 
@@ -68,8 +71,8 @@ def make_plan(config, search_space, data, *, given, started):
     The probe's time is the search's: a search times the default model and one sample,
     `--plan` (which only prints the plan) three samples. Under a budget Hyperband's
     brackets repeat until it is spent (unless `max_trials` is given), with the largest
-    `max_epochs` whose round fits (unless `epochs` is given); too short for one round,
-    the defaults train instead (`explore` False).
+    `max_epochs` whose round fits (unless `epochs` is given); when one round would take
+    more than `SEARCH_SHARE` of the time left, the defaults train instead (`explore` False).
     """
     epochs_given, trials_given = given
     setup, epoch_seconds, timings = probe(search_space.hypermodel, data.train,
@@ -88,7 +91,7 @@ def make_plan(config, search_space, data, *, given, started):
     trials, total = count_trials(oracle, config.epochs)
     left = (config.budget or 0) - (time.time() - started)
     explore = not (repeat and not epochs_given and estimated_seconds(
-        trials, total, setup, epoch_seconds) > left)
+        trials, total, setup, epoch_seconds) > SEARCH_SHARE * left)
     kept = kept_retrain_epochs(config, ratio, epoch_seconds) if explore else 0
     folds = (config.cv, (config.cv - 1) / config.cv * ratio) if config.cv else (1, 1.0)
     text = describe(config.tuner, trials, total, setup, epoch_seconds,
@@ -122,12 +125,14 @@ def probe(hypermodel, train, train_size, *, samples=3, steps=12, seed=0, space=N
     Each trains the first batch (which carries the tracing) and 3 timed ones, then, if
     those took under `seconds`, the rest of `steps` (`_time_one`). Sampled models are the
     search's typical trial: bigger or smaller than the default, with other batch sizes.
-    `space` holds the user's ranges (`tfopt.tuning.space.apply_space`), if any. On CPU each is
-    timed on batches of at most `CPU_PROBE_BATCH`; on a GPU on its own batch size.
+    `space` holds the user's ranges (`tfopt.tuning.space.apply_space`), if any. On CPU each
+    sample is timed on batches of at most `CPU_PROBE_BATCH`; the defaults, and on a GPU every
+    model, on its own batch size.
     """
     batch = None if gpu_count() else CPU_PROBE_BATCH
-    timings = [_time_one(hypermodel, hp, train, train_size, steps, seconds, batch=batch)
-               for hp in _probe_configurations(hypermodel, samples, seed, space)]
+    timings = [_time_one(hypermodel, hp, train, train_size, steps, seconds,
+                         batch=None if i == 0 else batch)  # the defaults: at their own batch
+               for i, hp in enumerate(_probe_configurations(hypermodel, samples, seed, space))]
     setups, epochs, costs = zip(*timings)
     return Probe(sum(setups) / len(setups), sum(epochs) / len(epochs),
                  [(cost, epoch) for cost, epoch in zip(costs, epochs)])
@@ -220,9 +225,10 @@ def describe(tuner_kind, trials, epochs, setup, epoch_seconds, *, retrain_epochs
         return text
     text += f" Budget {_minutes(budget)}: "
     if not explore:
-        return text + ("too short for one round, so the default configuration trains instead, "
-                       + ("then retrains on train+validation for as many epochs, both within "
-                          "the budget." if retrain else "until the deadline."))
+        return text + (f"one round would take more than {SEARCH_SHARE:.0%} of it, so the "
+                       "default configuration trains instead, its learning rate annealed over "
+                       + ("the epochs that leave time to retrain it on train+validation for as "
+                          "many." if retrain else "the epochs until the deadline."))
     text += (("the brackets repeat until it is spent; " if repeat else "")
              + "no trial is started that would not end in time"
              + ("; from half the budget on, and with the time left over, the best trial "

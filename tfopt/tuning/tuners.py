@@ -176,10 +176,11 @@ class _WithinBudget:
     That also happens once `tfopt.tuning.budget.EXPLOIT_AFTER` of the budget is spent
     (then the brackets go on, with the time the continuation leaves: short
     trials alone train too few epochs on large data).
-    When the budget's `explore` is off (too short for one round of brackets),
-    the first trial (the defaults) trains for the epochs that leave time to
-    retrain them (until the deadline without retraining), and any trial after it
-    is such a continuation.
+    When the budget's `explore` is off (one round of brackets would take more than
+    `tfopt.tuning.budget.SEARCH_SHARE` of it), the first trial (the defaults) trains for
+    the epochs that leave time to retrain them (until the deadline without retraining),
+    by its own model's time, with the cosine schedule where the space allows it; any
+    trial after it is such a continuation.
     """
 
     budget = None
@@ -199,9 +200,7 @@ class _WithinBudget:
                 values.get("tuner/initial_epoch", 0)
             if response["status"] != "RUNNING" or not self.trials:
                 if "tuner/epochs" in values and not self.budget.explore:
-                    # no search: the defaults train for the time the budget leaves them
-                    values["tuner/epochs"] = max(values["tuner/epochs"],
-                                                 self.budget.first_trial_epochs())
+                    self._fit_to_budget(values)
                 return response  # the first trial always runs (cut at the deadline if need be)
             if self.budget.explore and self.budget.fits(epochs, values):
                 self.budget.redrawn += draw
@@ -223,6 +222,16 @@ class _WithinBudget:
         why = [self.budget.stopped if self.budget.explore else None, continued]
         self.budget.stopped = "; ".join(reason for reason in why if reason)
         return {"status": kt.engine.trial.TrialStatus.STOPPED, "values": None}
+
+    def _fit_to_budget(self, values):
+        """No search: the defaults (`values`) train for the epochs the budget leaves them, by
+        their own model's time, with the learning rate annealed over them (cosine, where
+        the space allows it) so that the last epochs are the best."""
+        values["tuner/epochs"] = max(values["tuner/epochs"],
+                                     self.budget.first_trial_epochs(values))
+        if any(p.name == "lr_schedule" and "cosine" in (getattr(p, "values", None) or ())
+               for p in self.hyperparameters.space):
+            values["lr_schedule"] = "cosine"
 
     def _restore(self, saved, keep=()):
         """Undoes the oracle's choice since `saved` (its state but for `keep`)."""
