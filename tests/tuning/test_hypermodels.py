@@ -173,9 +173,11 @@ def test_a_tasks_defaults_replace_the_familys_and_stay_in_its_space():
     hp, hypermodel = kt.HyperParameters(), VGGHyperModel((28, 28, 1), 10, defaults=fashion)
     hypermodel.declare_hyperparameters(hp)
     model = hypermodel.build(hp)
-    assert hp.values["blocks"] == 1 and hp.values["filters"] == 16
+    assert hp.values["blocks"] == 2 and hp.values["filters"] == 16
     assert hp.values["batch_size"] == 64 and hp.values["convs_per_block"] == 1  # the family's
-    assert [layer.name for layer in model.layers if "conv" in layer.name] == ["block1_conv1"]
+    assert [layer.name for layer in model.layers if "conv" in layer.name] == [
+        "block1_conv1", "block2_conv1"]
+    assert model.get_layer("block2_conv1").filters == 32  # doubled from block to block
 
 
 @pytest.mark.parametrize("train_size, family, expected", [
