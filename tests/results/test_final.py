@@ -197,7 +197,7 @@ def test_a_resumed_final_stage_deletes_nothing_outside_the_run_folder(tmp_path):
 
     out = tmp_path / "run"
     settings = dict(tuner="random", max_trials=1, epochs=1, retrain=False, out=str(out),
-                    verbose=0)
+                    space={"batch_size": 128}, verbose=0)
     tfopt.search("digits", **settings)
     outside = tmp_path / "elsewhere"
     outside.mkdir()

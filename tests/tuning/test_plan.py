@@ -112,13 +112,12 @@ def test_describe_states_the_budget_rule():
     short = describe("hyperband", 6, 11, setup=2.0, epoch_seconds=100.0, budget=300, repeat=True,
                      explore=False)
     assert short.endswith("Budget 5 min: one round would take more than 50% of it, so the "
-                          "default configuration trains instead, its learning rate annealed "
-                          "over the epochs that leave time to retrain it on train+validation "
-                          "for as many.")
+                          "default configuration trains instead (its learning rate annealed, "
+                          "where the space has the cosine schedule) over the epochs that leave "
+                          "time to retrain it on train+validation for as many.")
     alone = describe("hyperband", 6, 11, setup=2.0, epoch_seconds=100.0, budget=300, repeat=True,
                      explore=False, retrain=False)
-    assert alone.endswith("trains instead, its learning rate annealed over the epochs until "
-                          "the deadline.")
+    assert alone.endswith("cosine schedule) over the epochs until the deadline.")
     costly = describe("hyperband", 6, 11, setup=2.0, epoch_seconds=100.0, budget=600,
                       repeat=True)
     assert costly.endswith("; retraining would take more than 25% of the budget by the probe, "

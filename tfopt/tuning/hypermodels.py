@@ -101,17 +101,24 @@ class FamilyHyperModel(kt.HyperModel):
         """Declares the whole space (batch size and schedule included) without building a
         model."""
         self.model_kwargs(hp)
-        self._optimizer(hp)
+        self._optimizer_settings(hp)
         self.batch_size(hp)
         self.lr_schedule(hp)
 
-    def _optimizer(self, hp):
+    def _optimizer_settings(self, hp):
+        """(optimizer name, learning rate), declared. Making no Keras object here keeps
+        TensorFlow's context unstarted, which `MultiWorkerMirroredStrategy` needs (checking
+        a space file before the strategy exists had failed with "Collective ops must be
+        configured at program startup")."""
         optimizer = hp.Choice("optimizer", list(OPTIMIZERS),
                               default=self.defaults.get("optimizer", "adam"))
         low, high, default = self.learning_rates
         learning_rate = hp.Float("learning_rate", low, high, sampling="log",
                                  default=self.defaults.get("learning_rate", default))
-        return make_optimizer(optimizer, learning_rate)
+        return optimizer, learning_rate
+
+    def _optimizer(self, hp):
+        return make_optimizer(*self._optimizer_settings(hp))
 
     def batch_size(self, hp):
         """The tuned batch size (declared here and read in `fit`)."""

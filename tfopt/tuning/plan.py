@@ -7,8 +7,8 @@ import typing
 
 import keras_tuner as kt
 
-from tfopt.tuning.budget import (RETRAIN_SHARE, SEARCH_SHARE, epochs_for_budget, estimated_seconds,
-                                  format_seconds, kept_retrain_epochs)
+from tfopt.tuning.budget import (RETRAIN_SHARE, SEARCH_SHARE, epochs_for_budget,
+                                  estimated_seconds, format_seconds, kept_retrain_epochs)
 from tfopt.data.pipeline import batched, first_batches
 from tfopt.training.callbacks import StepClock
 from tfopt.training.strategy import build_training_state, clear_session, gpu_count
@@ -226,7 +226,8 @@ def describe(tuner_kind, trials, epochs, setup, epoch_seconds, *, retrain_epochs
     text += f" Budget {_minutes(budget)}: "
     if not explore:
         return text + (f"one round would take more than {SEARCH_SHARE:.0%} of it, so the "
-                       "default configuration trains instead, its learning rate annealed over "
+                       "default configuration trains instead (its learning rate annealed, "
+                       "where the space has the cosine schedule) over "
                        + ("the epochs that leave time to retrain it on train+validation for as "
                           "many." if retrain else "the epochs until the deadline."))
     text += (("the brackets repeat until it is spent; " if repeat else "")
