@@ -123,7 +123,8 @@ OPTIONS = (
     Option("epochs", None, "epochs per trial; with hyperband its max_epochs, the most a "
            "trial trains (default: the task's)", "search", type=positive_int, make="EPOCHS"),
     Option("budget", None, "wall-clock limit of the whole search: 90s, 10m, 2h; no trial is "
-           "started that would not end in time", "search", make="BUDGET",
+           "started that would not end in time (default: 20m above 20,000 training examples "
+           "when neither --epochs nor --max-trials is given)", "search", make="BUDGET",
            python_help=" Or seconds as a number."),
     Option("cv", None, "score each configuration by its mean over K stratified folds of "
            "train+validation (the test split stays out): K trainings a trial; not with "
