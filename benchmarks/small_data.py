@@ -1,7 +1,7 @@
 """Short searches on small data (issue 29's goals), and which final model wins.
 
 `python -m benchmarks.small_data [--cases a,b] [--seeds 0,1] [--label-smoothing X]
-[--space JSON] [--out DIR]` runs each case's `tfopt.search` once a seed, one after
+[--space JSON] [--search JSON] [--out DIR]` runs each case's `tfopt.search` once a seed, one after
 another, and prints one JSON line per run to stdout: the test accuracy (and macro F1,
 log-loss, calibration error) of the best trial's checkpoint, of the retrained model,
 and of their average (tfopt's default final model), with the trial scores and time.
@@ -14,8 +14,9 @@ Cases (the data must be offline: $TFOPT_DATA_DIR, Debian's dataset-fashion-mnist
   mr_textcnn, mr_transformer   MR polarity, 2 trials of 4 epochs
   fashion_2x2              full Fashion-MNIST, 2 trials of 2 epochs
 
-`--label-smoothing` and `--space` are A/B knobs: the first sets the families' label
-smoothing for this process, the second fixes or narrows hyperparameters as `space=` does.
+`--label-smoothing`, `--space` and `--search` are A/B knobs: the first sets the families'
+label smoothing for this process, the second fixes or narrows hyperparameters as `space=`
+does, the third adds keyword arguments of `tfopt.search` (e.g. `{"ensemble": 3}`).
 """
 
 import argparse
@@ -75,10 +76,10 @@ def _fashion_train():
     return [parse_idx(gzip.decompress((folder / name).read_bytes())) for name in IDX_FILES[:2]]
 
 
-def run_case(name, seed, out, space):
+def run_case(name, seed, out, space, extra=None):
     import tfopt
 
-    kwargs = dict(CASES[name])
+    kwargs = {**CASES[name], **(extra or {})}
     if kwargs.get("data") == "fashion3k":
         kwargs["data"] = str(fashion_folder(pathlib.Path(out) / "fashion3k"))
     started = time.time()
@@ -116,6 +117,8 @@ def main(argv=None):
     parser.add_argument("--seeds", default="0")
     parser.add_argument("--label-smoothing", type=float)
     parser.add_argument("--space", type=json.loads)
+    parser.add_argument("--search", type=json.loads, default={},
+                        help='more keyword arguments of tfopt.search, e.g. \'{"ensemble": 3}\'')
     parser.add_argument("--out", default=os.path.join(tempfile.gettempdir(), "tfopt_small_data"))
     args = parser.parse_args(argv)
     if args.label_smoothing is not None:
@@ -124,8 +127,9 @@ def main(argv=None):
         FamilyHyperModel.label_smoothing = args.label_smoothing
     for name in args.cases.split(","):
         for seed in map(int, args.seeds.split(",")):
-            line = run_case(name, seed, args.out, args.space)
-            line.update(label_smoothing=args.label_smoothing, space=args.space)
+            line = run_case(name, seed, args.out, args.space, args.search)
+            line.update(label_smoothing=args.label_smoothing, space=args.space,
+                        search=args.search)
             print(json.dumps(line), flush=True)
 
 

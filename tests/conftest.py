@@ -14,6 +14,20 @@ os.environ["TFOPT_OFFLINE"] = "1"  # the test suite never downloads
 SHARED = pathlib.Path(__file__).resolve().parents[2] / "shared" / "datasets"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def one_retraining():
+    """Searches in this process retrain their best configuration once unless a test asks for
+    more: small data's default of 3 seeds (`tfopt.data.tasks.SEARCH_DEFAULTS`) would triple
+    every final stage of the suite. `digits_run` (tests/test_runner.py) keeps the real
+    default; tests/test_config.py checks its rule."""
+    from tfopt.data import tasks
+
+    real = tasks.SEARCH_DEFAULTS
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(tasks, "SEARCH_DEFAULTS", tuple(row[:4] + (1,) for row in real))
+        yield real  # the real defaults, for a test that restores them
+
+
 @pytest.fixture(autouse=True)
 def clean_keras():
     keras.utils.set_random_seed(0)

@@ -25,8 +25,17 @@ def test_cross_validation_searches_at_random_unless_told_otherwise():
 
 
 def test_budget_depends_on_data_size():
-    assert search_defaults(3600) == (27, 40, None)
-    assert search_defaults(54000) == (9, 13, 1200.0)
+    assert search_defaults(3600) == (27, 40, None, 3)
+    assert search_defaults(54000) == (9, 13, 1200.0, 1)
+
+
+@pytest.mark.parametrize("kwargs, small, large", [
+    ({}, 3, 1), (dict(seeds=2), 2, 2), (dict(ensemble=2), 1, 1), (dict(retrain=False), 1, 1),
+    (dict(budget="5m"), 1, 1)])
+def test_small_data_averages_three_retrainings_unless_told_otherwise(kwargs, small, large):
+    config = SearchConfig(task="digits", **kwargs).resolved()
+    assert config.with_search_defaults(1293).seeds == small
+    assert config.with_search_defaults(54000).seeds == large
 
 
 @pytest.mark.parametrize("kwargs, budget", [

@@ -15,9 +15,10 @@ import tfopt
 
 
 @pytest.fixture(scope="module")
-def digits_run(tmp_path_factory):
-    """A 2-trial random search on digits with the default final stage, verbose=0; it also
-    records the data loads, the input pipelines made and what the search printed."""
+def digits_run(tmp_path_factory, one_retraining):
+    """A 2-trial random search on digits with the default final stage (small data: 3
+    retrainings and the checkpoint, averaged), verbose=0; it also records the data loads, the
+    input pipelines made and what the search printed."""
     from tfopt import runner
     from tfopt.data import tasks
 
@@ -29,6 +30,7 @@ def digits_run(tmp_path_factory):
             tasks.TASKS["digits"], load=lambda data_dir: loads.append("digits") or load(data_dir)))
         patch.setattr(runner, "to_dataset",
                       lambda *args: pipelines.append(args[2]) or to_dataset(*args))
+        patch.setattr(tasks, "SEARCH_DEFAULTS", one_retraining)  # the real defaults
         with contextlib.redirect_stdout(printed), contextlib.redirect_stderr(printed):
             result = tfopt.search("digits", tuner="random", max_trials=2, epochs=2,
                                   out=str(out), verbose=0)
@@ -61,24 +63,31 @@ def test_saved_final_model_takes_raw_images_and_matches_the_reported_accuracy(di
     assert np.mean(predicted == data.y_test) == pytest.approx(
         digits_run.results["test_accuracy"])
     assert digits_run.results["final_model"] == "averaged"  # no ensemble without --ensemble
-    assert digits_run.results["retrain"]["seeds"] == [0]
+    assert digits_run.results["retrain"]["seeds"] == [0, 1, 2]  # small data: 3 retrainings
 
 
-def test_the_final_model_averages_the_retrained_model_and_the_checkpoint(digits_run):
+def test_the_final_model_averages_the_retrainings_and_the_checkpoint(digits_run):
+    from tfopt.data.images import load_digits
+
     ensemble = digits_run.results["ensemble"]
     assert ensemble["members"] == "retrained and checkpoint"
     best = digits_run.results["best_trial_id"]
     assert ensemble["trial_ids"] == [best]
-    assert ensemble["names"] == [f"trial_{best}", f"trial_{best}_checkpoint"]
-    saved = np.load(digits_run.run_dir / "test_predictions.npz")
-    mean = (saved["retrained_probabilities"] + saved["checkpoint_probabilities"]) / 2
-    np.testing.assert_allclose(saved["final_probabilities"], mean, rtol=1e-4, atol=1e-6)
-    assert not np.allclose(saved["retrained_probabilities"], saved["checkpoint_probabilities"],
-                           atol=1e-3)  # two different models
+    assert ensemble["names"] == [f"trial_{best}_seed{seed}" for seed in range(3)] + [
+        f"trial_{best}_checkpoint"]
     model = keras.models.load_model(digits_run.run_dir / "final_model.keras")
-    members = [layer.name for layer in model.get_layer("averaged").layers
-               if isinstance(layer, keras.Model)]
-    assert members == ensemble["names"]
+    averaged = model.get_layer("averaged")
+    members = [layer for layer in averaged.layers if isinstance(layer, keras.Model)]
+    assert [member.name for member in members] == ensemble["names"]
+    scaled = load_digits().x_test.astype("float32") / 255
+    each = [member.predict(scaled, verbose=0) for member in members]
+    saved = np.load(digits_run.run_dir / "test_predictions.npz")
+    np.testing.assert_allclose(saved["final_probabilities"], np.mean(each, axis=0),
+                               rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(saved["retrained_probabilities"], each[0], rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(saved["checkpoint_probabilities"], each[3], rtol=1e-4,
+                               atol=1e-6)
+    assert not np.allclose(each[0], each[1], atol=1e-3)  # the seeds made different models
 
 
 def test_every_trial_has_scalars_and_hparams(digits_run):

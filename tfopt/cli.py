@@ -76,7 +76,8 @@ def _run_tasks(args):
     print("\nDefault search (hyperband): " + "; ".join(
         (f"{trials} trials, max_epochs {epochs}, up to {limit:,} training examples"
          if budget is None else f"above that, a {budget / 60:.0f}-minute budget")
-        for limit, epochs, trials, budget in SEARCH_DEFAULTS))
+        + (f" (the final model averages {seeds} retrainings)" if seeds > 1 else "")
+        for limit, epochs, trials, budget, seeds in SEARCH_DEFAULTS))
     return 0
 
 

@@ -98,17 +98,21 @@ class SearchConfig(_Fields):
         return resolved
 
     def with_search_defaults(self, train_size):
-        """Copy with `epochs`/`max_trials` left unset taken from the data size's defaults
-        (`tfopt.data.tasks.search_defaults`), and its default budget when none of budget,
-        epochs and trials is given (not with cross-validation, fine-tuning or several
-        machines, whose searches a budget does not bound)."""
-        epochs, max_trials, budget = search_defaults(train_size)
+        """Copy with `epochs`/`max_trials`/`seeds` left unset taken from the data size's
+        defaults (`tfopt.data.tasks.search_defaults`; seeds 1 with an ensemble, no
+        retraining or a budget, whose final stage the budget sizes), and its default budget when none of budget, epochs and trials is given
+        (not with cross-validation, fine-tuning or several machines, whose searches a budget
+        does not bound)."""
+        epochs, max_trials, budget, seeds = search_defaults(train_size)
         bounded = not (self.budget or self.epochs or self.max_trials or self.cv
                        or self.init_from or self.chief or self.worker is not None
                        or self.strategy == "multi_worker")
+        budget = budget if bounded else self.budget
+        seeds = self.seeds or (seeds if self.retrain and self.ensemble == 1 and not budget
+                               else 1)
         return dataclasses.replace(self, epochs=self.epochs or epochs,
-                                   max_trials=self.max_trials or max_trials,
-                                   budget=budget if bounded else self.budget)
+                                   max_trials=self.max_trials or max_trials, budget=budget,
+                                   seeds=seeds)
 
     def check_run_dir(self):
         """Checks that `out` is new, empty, or a run of this same search (to resume).

@@ -141,7 +141,9 @@ OPTIONS = (
     Option("retrain", True, "retrain the best hyperparameters on train+validation for the best "
            "trial's epoch count (else the final model is its checkpoint)", "final model",
            kind="switch", make="RETRAIN"),
-    Option("seeds", 1, "retrain with K seeds and report mean and spread", "final model",
+    Option("seeds", None, "retrain with K seeds, report mean and spread, and average "
+           "the K models (default: 3 up to 20,000 training examples, where a retraining "
+           "takes seconds, without --budget or --ensemble; else 1)", "final model",
            type=positive_int, metavar="K", make="SEEDS"),
     Option("ensemble", 1, "the final model averages the K best trials (1: no ensemble)",
            "final model", type=positive_int, metavar="K", make="ENSEMBLE"),

@@ -55,7 +55,7 @@ def search(task=None, model=None, tuner=None, *, data=None, text_column=None,
            label_column=None, image_size=None, skip_bad=False, space=None, class_weights=None,
            objective=None, max_trials=None, epochs=None, cv=None, out=None, seed=0,
            data_dir=None,
-           strategy="auto", mixed_precision=False, retrain=True, seeds=1, ensemble=1,
+           strategy="auto", mixed_precision=False, retrain=True, seeds=None, ensemble=1,
            average_checkpoint=True, export=(), init_from=None, budget=None, callbacks=None,
            plan_only=False, verbose=1, chief=False, worker=None, chief_address=None,
            _started=None):

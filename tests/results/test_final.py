@@ -144,7 +144,11 @@ def test_the_runs_final_model_is_its_members_mean(finished_run, digits_data):
     results = finished_run.results
     model = keras.models.load_model(finished_run.run_dir / "final_model.keras")
     ensemble = model.get_layer("ensemble")
-    members = [ensemble.get_layer(f"trial_{t}") for t in results["ensemble"]["trial_ids"]]
+    best, second = results["ensemble"]["trial_ids"]
+    # both seeds of the best trial's retraining (--seeds 2), then the second trial's
+    assert results["ensemble"]["names"] == [f"trial_{best}_seed0", f"trial_{best}_seed1",
+                                            f"trial_{second}"]
+    members = [ensemble.get_layer(name) for name in results["ensemble"]["names"]]
     scaled = digits_data.x_test.astype("float32") / 255
     mean = np.mean([m.predict(scaled, verbose=0) for m in members], axis=0)
     np.testing.assert_allclose(model.predict(digits_data.x_test, verbose=0), mean,

@@ -151,10 +151,10 @@ def finalize(tuner, hypermodel, data, *, retrain_best=True, seeds=1, ensemble=1,
     split, or with cross-validation the last fold's training part) is always
     evaluated. With `retrain_best`, the best trial's hyperparameters are
     retrained on train+validation for its best epoch count with `seeds`
-    seeds (`seed`, `seed + 1`, ...); with `ensemble` K > 1 the K best distinct
-    trials are retrained too and averaged. Without retraining, the ensemble
-    averages the trials' checkpoints. With one retrained model, `average_checkpoint`
-    averages it with the best trial's checkpoint: two models of the same
+    seeds (`seed`, `seed + 1`, ...), all averaged; with `ensemble` K > 1 the K best
+    distinct trials are retrained too and averaged. Without retraining, the ensemble
+    averages the trials' checkpoints. With one configuration, `average_checkpoint`
+    adds the best trial's checkpoint to the average: one more model of the same
     configuration, for no more training.
 
     Returns:
@@ -188,17 +188,20 @@ def finalize(tuner, hypermodel, data, *, retrain_best=True, seeds=1, ensemble=1,
             log_dir=log_dir, verbose=verbose)
         probabilities["retrained"] = summary["retrain"].pop("probabilities")
         kind, epochs = "retrained", [member_epochs(t, best) for t in trials]
-        # The checkpoint (trained on train) and the retrained model (train+validation, from a
-        # new start), averaged: measured against each alone in benchmarks/RESULTS.md.
-        if average_checkpoint and len(members) == 1:
+        if seeds > 1:  # every seed's model joins the average: each was trained anyway
+            names[:1] = [f"trial_{best.trial_id}_seed{seed + i}" for i in range(seeds)]
+            epochs[:1] = epochs[:1] * seeds
+        # The checkpoint (trained on train) and the retrained model(s) (train+validation,
+        # from a new start), averaged: measured against each alone in benchmarks/RESULTS.md.
+        if average_checkpoint and len(trials) == 1:
             members = members + checkpoints
             names.append(f"trial_{best.trial_id}_checkpoint")
             kind = "retrained and checkpoint"
             epochs.append(best_epochs(best))
     # The final model runs in float32 whatever the training precision (exports need it).
     keras.mixed_precision.set_global_policy("float32")
-    # an average of one configuration's two models is no ensemble (`--ensemble` makes one)
-    label = "averaged" if kind == "retrained and checkpoint" else "ensemble"
+    # an average of one configuration's models is no ensemble (`--ensemble` makes one)
+    label = "averaged" if len(trials) == 1 else "ensemble"
     with maybe_distribute(distribution):
         network = without_augmentation(average(members, names, name=label))
     final = with_preprocessing(network, data)
@@ -236,7 +239,8 @@ def _ranked_trials(oracle, ensemble):
 
 def _retrain_trials(hypermodel, trials, data, *, seeds, seed, distribution, log_dir, verbose):
     """Retrains the best trial with each seed and the other trials with `seed`;
-    returns (one model per trial, the retrain summary)."""
+    returns (the models: the best trial's, one a seed, then one per other trial; the
+    retrain summary)."""
     x, y = data.train_and_val()
     train_val = to_dataset(x, y, data.modality)
     started = time.time()
@@ -261,10 +265,8 @@ def _retrain_trials(hypermodel, trials, data, *, seeds, seed, distribution, log_
             accuracies.append(accuracy(data.y_test, probabilities))
             logger.info(f"retrained, seed {run_seed}: test_accuracy={accuracies[-1]:.4f}")
             if len(accuracies) == 1:
-                models.append(model)
                 first_probabilities = probabilities
-        else:
-            models.append(model)
+        models.append(model)
     return models, {
         "trial_id": best.trial_id, "trained_on": "train+validation", "train_size": len(y),
         "epochs": best_epochs(best), "seeds": [s for t, s in runs if t is best],
