@@ -44,6 +44,13 @@ def test_average_checkpoint_is_on_unless_turned_off():
     assert SearchConfig().average_checkpoint is True
 
 
+def test_version_is_the_packages(capsys):
+    from tfopt import __version__
+
+    assert main(["--version"]) == 0
+    assert capsys.readouterr().out == f"tfopt {__version__}\n"
+
+
 def test_tasks_lists_every_task(capsys):
     assert main(["tasks"]) == 0
     listing = capsys.readouterr().out
@@ -89,7 +96,14 @@ def test_tasks_lists_every_task(capsys):
      "does not combine with --chief/--worker"),
     (["report", "--compare"], "required: RUN_DIR"),
     (["predict", "runs/x"], "required: --input"),
-    (["frobnicate"], "invalid choice: 'frobnicate'"),
+    (["frobnicate"], "unknown command 'frobnicate'; the commands are tasks, search, space, "
+                     "report, predict (see `tfopt --help`)"),
+    (["serch", "--task", "digits"], "unknown command 'serch'; the commands are tasks, search, "
+                                    "space, report, predict. Did you mean 'search'?"),
+    (["search", "--task", "digits", "--strategy", "gpus"], "Known strategies: auto"),
+    (["search", "--task", "digits", "--image-size", "0"], "image_size applies to your own data"),
+    (["search", "--task", "digits", "--text-column", "review"], "text_column applies to your "
+                                                                "own data"),
 ])
 def test_bad_input_is_one_line_and_exit_code_2(argv, message, capsys):
     assert main(argv) == 2

@@ -24,7 +24,15 @@ def test_cross_validation_searches_at_random_unless_told_otherwise():
     assert SearchConfig(task="digits").resolved().cv is None
 
 
-def test_budget_depends_on_data_size():
+@pytest.fixture
+def real_search_defaults(one_retraining, monkeypatch):
+    """The product's search defaults (conftest's one_retraining changes their seeds)."""
+    from tfopt.data import tasks
+
+    monkeypatch.setattr(tasks, "SEARCH_DEFAULTS", one_retraining)
+
+
+def test_budget_depends_on_data_size(real_search_defaults):
     assert search_defaults(3600) == (27, 40, None, 3)
     assert search_defaults(54000) == (9, 13, 1200.0, 1)
 
@@ -32,7 +40,8 @@ def test_budget_depends_on_data_size():
 @pytest.mark.parametrize("kwargs, small, large", [
     ({}, 3, 1), (dict(seeds=2), 2, 2), (dict(ensemble=2), 1, 1), (dict(retrain=False), 1, 1),
     (dict(budget="5m"), 1, 1)])
-def test_small_data_averages_three_retrainings_unless_told_otherwise(kwargs, small, large):
+def test_small_data_averages_three_retrainings_unless_told_otherwise(kwargs, small, large,
+                                                                    real_search_defaults):
     config = SearchConfig(task="digits", **kwargs).resolved()
     assert config.with_search_defaults(1293).seeds == small
     assert config.with_search_defaults(54000).seeds == large
@@ -66,6 +75,11 @@ def test_large_data_gets_a_default_budget_unless_the_search_is_sized_otherwise(k
     (dict(task="mnist", cv=5, tuner="hyperband"), "hyperband continues trials from checkpoints"),
     (dict(task="mnist", mixed_precision="yes"), "mixed_precision must be True, False or "
                                                 "\"auto\""),
+    (dict(task="digits", image_size=0), "image_size applies to your own data (data= or "
+                                        "--data); task 'digits' is built in. Received: "
+                                        "image_size=0. Remove it."),
+    (dict(task="digits", text_column="review"), "text_column applies to your own data"),
+    (dict(skip_bad=True), "skip_bad applies to your own data (data= or --data); task 'mnist'"),
 ])
 def test_bad_settings_are_explained(kwargs, message):
     with pytest.raises(InputError) as error:
@@ -96,3 +110,27 @@ def test_out_that_is_a_file_is_rejected(tmp_path):
 
 def test_a_single_export_name_is_accepted_as_a_string():
     assert SearchConfig(task="digits", export="tflite").resolved().export == ("tflite",)
+
+
+@pytest.mark.parametrize("name, value, files, message", [
+    ("label_column", "y", {"cats/a.png": None, "dogs/b.png": None},
+     "label_column names a column of a CSV/TSV/JSONL file"),
+    ("image_size", 32, {"reviews.csv": "text,label\ngood,pos\nbad,neg\n"},
+     "image_size resizes images; '{path}' holds text. Received: image_size=32"),
+])
+def test_own_data_options_that_do_not_apply_to_the_data_are_refused(tmp_path, name, value,
+                                                                    files, message):
+    import keras
+    import numpy as np
+
+    for relative, text in files.items():
+        path = tmp_path / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if text is None:
+            keras.utils.save_img(path, np.zeros((8, 8, 1), "uint8"), scale=False)
+        else:
+            path.write_text(text)
+    data = tmp_path / "reviews.csv" if "reviews.csv" in files else tmp_path
+    with pytest.raises(InputError) as error:
+        SearchConfig(data=str(data), **{name: value}).resolved()
+    assert message.format(path=data) in str(error.value)

@@ -27,6 +27,7 @@ def objective_direction(objective):
 
 def unknown_name_message(kind, name, known):
     """'Unknown task 'mnsit'. Known tasks: ... Did you mean 'mnist'?'"""
-    message = f"Unknown {kind} '{name}'. Known {kind}s: {', '.join(sorted(known))}."
+    plural = kind[:-1] + "ies" if kind.endswith("y") else kind + "s"
+    message = f"Unknown {kind} '{name}'. Known {plural}: {', '.join(sorted(known))}."
     close = difflib.get_close_matches(str(name), list(known), n=1)
     return message + (f" Did you mean '{close[0]}'?" if close else "")

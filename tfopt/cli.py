@@ -6,6 +6,7 @@ import shlex
 import sys
 import time
 
+from tfopt import __version__
 from tfopt.errors import InputError, SearchError
 from tfopt.log import show
 from tfopt.options import OPTIONS, add_arguments, make_arguments
@@ -26,12 +27,26 @@ class _Parser(argparse.ArgumentParser):
         command = self.prog.split()[-1]
         if command == "tfopt":
             command = next((word for word in self.words if word in self.commands), None)
+            message = _suggest_command(message, self.words, self.commands)
         self.exit(EXIT_BAD_INPUT, f"tfopt: error: {message} (see "
                                   f"`tfopt {command + ' ' if command else ''}--help`)\n")
 
 
+def _suggest_command(message, words, commands):
+    """argparse's message for an unknown command, with the closest command named."""
+    import difflib
+
+    unknown = next((word for word in words if not word.startswith("-")), None)
+    if unknown is None or unknown in commands or "invalid choice" not in message:
+        return message
+    close = difflib.get_close_matches(unknown, commands, n=1)
+    return (f"unknown command '{unknown}'; the commands are {', '.join(commands)}" +
+            (f". Did you mean '{close[0]}'?" if close else ""))
+
+
 def build_parser():
     parser = _Parser(prog="tfopt", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"tfopt {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     tasks = commands.add_parser("tasks", help="list the built-in tasks")
@@ -58,7 +73,7 @@ def build_parser():
 
     predict = commands.add_parser("predict", help="classify raw images or text with a run's "
                                                   "final model")
-    predict.add_argument("run_dir", help="a finished run folder")
+    predict.add_argument("run_dir", metavar="RUN_DIR", help="a finished run folder")
     predict.add_argument("--input", required=True,
                          help="image runs: a folder of PNG/JPEG/BMP/GIF files or one image; "
                               "text runs: a file with one example per line, or - for stdin")

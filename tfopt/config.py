@@ -64,7 +64,9 @@ class SearchConfig(_Fields):
         if self.task and self.data:
             raise InputError(f"Give a built-in task or your own data, not both. Received: "
                              f"task={self.task!r} and data={self.data!r}.")
+        _check_data_options(self)
         task = self._task()
+        _check_data_options(self, task.modality)
         self = dataclasses.replace(self, tuner=_tuner(self.tuner, self.cv))
         custom = self.model if self.model is not None and not isinstance(self.model, str) \
             else self.custom
@@ -224,6 +226,35 @@ def _model(task, model, custom, data):
                          f"{_what(task, data)} is {task.modality}. "
                          f"Use one of: {', '.join(fits)}.")
     return model
+
+
+def _check_data_options(config, modality=None):
+    """Own-data options apply to own data of their kind: none is silently ignored.
+
+    Raises:
+        InputError: for one given with a built-in task (before `modality` is known), a
+            column option with data that is not a table, or an image size with text.
+    """
+    given = [name for name in ("text_column", "label_column", "image_size", "skip_bad")
+             if getattr(config, name) is not None and getattr(config, name) is not False]
+    if not given:
+        return
+    name = given[0]
+    if config.data is None:
+        raise InputError(f"{name} applies to your own data (data= or --data); task "
+                         f"{config.task or 'mnist'!r} is built in. Received: "
+                         f"{name}={getattr(config, name)!r}. Remove it.")
+    if modality is None:
+        return
+    table = pathlib.Path(config.data).suffix.lower() in (".csv", ".tsv", ".jsonl")
+    for name in ("text_column", "label_column"):
+        if getattr(config, name) is not None and not table:
+            raise InputError(f"{name} names a column of a CSV/TSV/JSONL file; {config.data!r} "
+                             f"is not one. Received: {name}={getattr(config, name)!r}. "
+                             "Remove it.")
+    if config.image_size is not None and modality != "image":
+        raise InputError(f"image_size resizes images; {config.data!r} holds {modality}. "
+                         f"Received: image_size={config.image_size!r}. Remove it.")
 
 
 def _check_settings(config):
