@@ -15,6 +15,7 @@ from keras_tuner.engine.tuner import maybe_distribute
 from tfopt.data.pipeline import batched, to_dataset
 from tfopt.durable import remove_inside
 from tfopt.errors import SearchError
+from tfopt.models.raw_input import RawInputModel
 from tfopt.results.loading import ensemble_label
 from tfopt.results.metrics import accuracy
 from tfopt.tuning.recovery import failed_trials_summary
@@ -101,7 +102,8 @@ def without_augmentation(network):
 
 def with_preprocessing(network, data):
     """`network` behind the run's own preprocessing: raw uint8/float images of any size
-    (resized, scaled to [0, 1]) or raw strings (tokenized with the run's vocabulary)."""
+    (resized, scaled to [0, 1]; of any rank and channel count its `predict` converts,
+    `RawInputModel`) or raw strings (tokenized with the run's vocabulary)."""
     if data.modality == "image":
         height, width, channels = data.input_shape
         inputs = keras.Input((None, None, channels), name="image")
@@ -114,7 +116,7 @@ def with_preprocessing(network, data):
             name="tokenize")(inputs)
     # training=False is part of the graph: the final model never runs dropout or
     # batch statistics, however it is called (a served SavedModel passes no `training`).
-    return keras.Model(inputs, network(x, training=False), name="final_model")
+    return RawInputModel(inputs, network(x, training=False), name="final_model")
 
 
 def predict_probabilities(model, x, y, batch_size=256):
