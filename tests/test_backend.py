@@ -1,5 +1,6 @@
 """Backend helpers, and what needs TensorFlow failing early with a clear error without it."""
 
+import os
 import sys
 
 import numpy as np
@@ -57,3 +58,29 @@ def test_own_image_folder_without_tensorflow_says_how_to_fix(without_tensorflow,
         Image.fromarray(np.zeros((4, 4, 3), np.uint8)).save(tmp_path / name / "0.png")
     with pytest.raises(InputError, match=r"image data needs TensorFlow.*pip install tensorflow"):
         load_user_data(tmp_path)
+
+
+@pytest.mark.parametrize("line, noise", [
+    ("WARNING: All log messages before absl::InitializeLog() is called are written to STDERR",
+     True),
+    ("I0000 00:00:1796672907.203778   11136 cudart_stub.cc:31] Could not find cuda drivers on "
+     "your machine, GPU will not be used.", True),
+    ("E0000 00:00:1796672919.653531   11136 cuda_platform.cc:52] failed call to cuInit: "
+     "INTERNAL: CUDA error: Failed call to cuInit: UNKNOWN ERROR (303)", True),
+    ("To enable the following instructions: AVX2 FMA, in other operations, rebuild TensorFlow "
+     "with the appropriate compiler flags.", True),
+    ("E0000 00:00:1.0   1 op_kernel.cc:1] OP_REQUIRES failed: out of memory", False),
+    ("Traceback (most recent call last):", False),
+])
+def test_only_tensorflows_start_up_lines_are_noise(line, noise):
+    assert backend.startup_noise(line) is noise
+
+
+def test_tensorflow_loads_without_its_start_up_lines():
+    import subprocess
+
+    code = ("import sys; from tfopt.backend import import_tensorflow_quietly as quiet; "
+            "assert quiet() and 'tensorflow' in sys.modules and not quiet()")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=300, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
+    assert done.returncode == 0 and done.stderr == "", done.stderr

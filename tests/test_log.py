@@ -31,3 +31,13 @@ def test_a_programs_own_handler_and_level_are_kept(capsys):
     logger.warning("a warning")
     assert lines == ["a warning"] and logger.handlers == [handler]
     assert capsys.readouterr().out == ""
+
+
+def test_tensorflows_retracing_notice_is_held_back_and_its_other_warnings_kept(caplog):
+    show(1)
+    tensorflow = logging.getLogger("tensorflow")
+    with caplog.at_level(logging.WARNING, logger="tensorflow"):
+        tensorflow.warning("5 out of the last 5 calls to <function one_step_on_data at 0x1> "
+                           "triggered tf.function retracing. Tracing is expensive")
+        tensorflow.warning("something else")
+    assert [record.getMessage() for record in caplog.records] == ["something else"]

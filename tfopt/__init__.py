@@ -9,6 +9,10 @@ __all__ = ["LoadedRun", "SearchResult", "TASKS", "load", "search", "__version__"
 
 def __getattr__(name):
     # TensorFlow loads on first use, so `tfopt tasks` and bad-input errors stay instant.
+    if name in ("search", "SearchResult", "load", "LoadedRun"):
+        from tfopt.backend import import_tensorflow_quietly
+
+        import_tensorflow_quietly()  # without its C++ start-up lines
     if name in ("search", "SearchResult"):
         from tfopt import runner
 

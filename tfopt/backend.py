@@ -8,9 +8,12 @@ import functools
 import importlib.util
 import os
 import pathlib
+import re
 import sys
+import tempfile
 
-__all__ = ["configure_backend", "has_tensorflow", "jax_cache_dir", "notice"]
+__all__ = ["configure_backend", "has_tensorflow", "import_tensorflow_quietly", "jax_cache_dir",
+           "notice", "startup_noise"]
 
 JAX_CACHE_ENV = "TFOPT_JAX_CACHE"  # a folder, or "off"
 
@@ -23,6 +26,54 @@ def has_tensorflow():
         return importlib.util.find_spec("tensorflow") is not None
     except (ImportError, ValueError):  # blocked, or a stub without a spec
         return False
+
+
+# What TensorFlow's C++ side writes to stderr when it loads on a machine without CUDA: absl's
+# pre-initialisation notice, glog-style INFO/WARNING lines, the failed cuInit, the CPU
+# instructions it was not built for. Other lines are kept.
+_NOISE = re.compile(r"^(WARNING: All log messages before absl::InitializeLog|"
+                    r"[IW]\d{4} |E\d{4} .*(cuInit|CUDA|cuda|cuDNN|cuFFT|cuBLAS)|"
+                    r"To enable the following instructions)")
+
+
+def startup_noise(line):
+    """Whether `line` of TensorFlow's start-up output is noise a user need not see."""
+    return bool(_NOISE.match(line))
+
+
+def import_tensorflow_quietly():
+    """Imports TensorFlow and lists its devices (where CUDA is initialised) with the C++
+    start-up lines (`startup_noise`) held back; anything else it wrote goes to stderr.
+    Nothing is held back when the user set `TF_CPP_MIN_LOG_LEVEL` below 2 (they asked for
+    the lines), when TensorFlow is loaded already, is not installed or is not Keras'
+    backend (it then loads only if something asks for it).
+
+    Returns:
+        whether TensorFlow was imported here.
+    """
+    if "tensorflow" in sys.modules or not has_tensorflow() or \
+            os.environ.get("KERAS_BACKEND", "tensorflow") != "tensorflow" or \
+            os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2") != "2":
+        return False
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as held:
+        os.dup2(held.fileno(), 2)
+        try:
+            import tensorflow as tf
+
+            tf.config.list_physical_devices()
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+        held.seek(0)
+        kept = [line for line in held.read().decode(errors="replace").splitlines()
+                if not startup_noise(line)]
+    if kept:
+        sys.stderr.write("\n".join(kept) + "\n")
+    return True
 
 
 def jax_cache_dir():

@@ -44,9 +44,24 @@ class _Console(logging.StreamHandler):
         super().emit(record)
 
 
+class _NoRetracingNotice(logging.Filter):
+    """Drops TensorFlow's "N out of the last M calls to <function ...> triggered tf.function
+    retracing" warning. tfopt's final stage predicts with several models (retrainings,
+    checkpoint, average), each with its own compiled function, which TensorFlow's heuristic
+    counts as retracing one function; nothing is traced more than once a model."""
+
+    def filter(self, record):
+        return "triggered tf.function retracing" not in record.getMessage()
+
+
+_RETRACING = _NoRetracingNotice()
+
+
 def show(verbose):
     """Shows tfopt's messages at `verbose` (0: errors only) on the console, unless the
-    program has given the `tfopt` logger handlers of its own."""
+    program has given the `tfopt` logger handlers of its own; TensorFlow's retracing notice
+    is held back (`_NoRetracingNotice`)."""
+    logging.getLogger("tensorflow").addFilter(_RETRACING)  # once: filters are a set
     if not logger.handlers:
         logger.addHandler(_Console())
         logger.propagate = False

@@ -2,6 +2,7 @@
 
 import io
 import shutil
+import sys
 
 import numpy as np
 import pytest
@@ -55,6 +56,20 @@ def test_cli_prints_a_table_and_one_line_errors(finished_run, image_folder, tmp_
         assert main(argv) == 2
         err = capsys.readouterr().err.strip()
         assert message in err and len(err.splitlines()) == 1, err
+        assert "{{" not in err and "[Op:" not in err  # no TensorFlow op names
+
+
+def test_a_folder_that_is_not_a_run_is_refused_before_tensorflow_loads(tmp_path):
+    import subprocess
+
+    (tmp_path / "photo.png").write_bytes(b"")
+    code = ("import sys; from tfopt.cli import main; code = main(['predict', sys.argv[1], "
+            "'--input', sys.argv[1]]); assert 'tensorflow' not in sys.modules; sys.exit(code)")
+    done = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.strip() == f"tfopt: error: '{tmp_path}' has no results.json: it is " \
+                                  "not a tfopt run folder."
 
 
 def test_incomplete_run_is_refused(finished_run, tmp_path):

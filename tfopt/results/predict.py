@@ -1,6 +1,7 @@
 """`tfopt predict RUN_DIR --input ...`: the final model on raw images or raw text lines."""
 
 import pathlib
+import re
 import sys
 
 import numpy as np
@@ -26,16 +27,21 @@ def predict(run_dir, source, *, stdin=None):
         InputError: for a bad run folder, a missing or unreadable input, or
             input of the wrong kind for the run.
     """
+    from tfopt.backend import import_tensorflow_quietly
+    from tfopt.results.loading import load, load_results
+
+    # a folder that is not a run, and a missing input, are refused before TensorFlow loads
+    text = load_results(run_dir)["modality"] == "text"
+    names = read_texts(source, stdin=stdin) if text else None
+    paths = None if text else image_files(source)
+    import_tensorflow_quietly()
     from tfopt.results.final import predict_raw
-    from tfopt.results.loading import load
 
     run = load(run_dir)
     class_names = run.results["class_names"]
-    if run.results["modality"] == "text":
-        names = read_texts(source, stdin=stdin)
+    if text:
         probabilities = predict_raw(run.model, np.array(names))
     else:
-        paths = image_files(source)
         channels = run.model.inputs[0].shape[-1]
         images = [read_image(path, channels) for path in paths]
         probabilities = np.zeros((len(images), len(class_names)), "float32")
@@ -95,5 +101,7 @@ def read_image(path, channels):
                                   expand_animations=False).numpy()
     except (tf.errors.InvalidArgumentError, OSError) as error:
         reason = getattr(error, "message", str(error)).splitlines()[0]
+        # without TensorFlow's op names: "{{function_node __wrapped__DecodeImage...}}", "[Op:...]"
+        reason = re.sub(r"\{\{.*?\}\}|\[Op:\w+\]", "", reason).strip() or "unreadable"
         raise InputError(f"{path} is not a readable image ({reason}). Remove or replace it.") \
             from error
