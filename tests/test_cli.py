@@ -67,6 +67,8 @@ def test_tasks_lists_every_task(capsys):
     (["search", "--task", "mnist", "--seed", "-4"], "non-negative integer, received '-4'"),
     (["search", "--task", "mnist", "--data-dir", "/no/such"], "does not exist"),
     (["search", "--task", "mnist", "--out", "setup.cfg"], "is a file"),
+    (["search", "--task", "mnist", "--out", "setup.cfg/run"], "--out 'setup.cfg/run' is under "),
+    (["search", "--task", "mnist", "--out", "/proc/tfopt-run"], "cannot write in '/proc'"),
     (["search"], "one of the arguments --task --data is required"),
     (["search", "--task", "mnist", "--data", "x.csv"], "not allowed with argument"),
     (["search", "--data", "/no/such/folder"], "'/no/such/folder' does not exist"),

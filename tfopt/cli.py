@@ -160,6 +160,9 @@ def _run_search(args):
 
         check_role(chief=True, budget=config.budget)
         return launch(args.argv, args.workers, config.out, args.gpus_per_trial)
+    from tfopt.backend import import_tensorflow_quietly
+
+    import_tensorflow_quietly()  # without its C++ start-up lines
     from tfopt import runner
 
     runner.run(config)

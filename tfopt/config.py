@@ -4,7 +4,9 @@
 import dataclasses
 import datetime
 import json
+import os
 import pathlib
+import tempfile
 
 from tfopt.choices import EXPORTS, MODELS, OBJECTIVES, STRATEGIES, TUNERS, unknown_name_message
 from tfopt.data.download import resolve_data_dir
@@ -127,6 +129,16 @@ class SearchConfig(_Fields):
         saved = run_dir / CONFIG_FILE
         if run_dir.exists() and not run_dir.is_dir():
             raise InputError(f"--out '{run_dir}' is a file, expected a folder. Choose another --out.")
+        nearest = next(path for path in (run_dir.absolute(), *run_dir.absolute().parents)
+                       if path.exists())
+        if not nearest.is_dir():
+            raise InputError(f"--out '{run_dir}' is under '{nearest}', which is a file, not a "
+                             "folder. Choose another --out.")
+        try:  # a folder made and removed: read-only mounts and permissions, before any work
+            os.rmdir(tempfile.mkdtemp(prefix=".tfopt-check-", dir=nearest))
+        except OSError as error:
+            raise InputError(f"--out '{run_dir}': cannot write in '{nearest}' "
+                             f"({error.strerror}). Choose a folder you can write to.") from None
         if run_dir.is_dir() and any(not p.name.endswith(".tmp") for p in run_dir.iterdir()):
             if not saved.is_file():
                 raise InputError(

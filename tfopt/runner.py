@@ -34,7 +34,7 @@ from tfopt.tuning import finetune
 from tfopt.tuning.hypermodels import base_space, make_hypermodel
 from tfopt.tuning.plan import make_plan
 from tfopt.tuning.space import apply_space
-from tfopt.tuning.tuners import make_tuner
+from tfopt.tuning.tuners import make_tuner, tuned_values
 
 __all__ = ["SearchResult", "run", "search"]
 
@@ -86,7 +86,8 @@ def run(config):
     source = loading.load_source(config.init_from) if config.init_from else None  # fine-tuning
     data = load(config, source)
     space = build_space(config, data, source)
-    given = (config.epochs is not None, config.max_trials is not None)
+    given = (config.epochs is not None, config.max_trials is not None,
+             config.seeds is not None)
     config = note_default_budget(config, config.with_search_defaults(data.sizes["train"]))
     plan = make_plan(config, space, data, given=given, started=started)
     for line in (plan.text, plan.note):
@@ -94,7 +95,8 @@ def run(config):
             logger.info(line)
     if config.plan_only:
         return plan.as_dict()
-    config = dataclasses.replace(config, epochs=plan.max_epochs, max_trials=plan.max_trials)
+    config = dataclasses.replace(config, epochs=plan.max_epochs, max_trials=plan.max_trials,
+                                 seeds=plan.seeds)
     trials = run_trials(config, setup, data, space, plan, started)
     if config.worker is not None:
         logger.info(f"worker {config.worker}: the chief has no trial left; the chief builds "
@@ -269,7 +271,8 @@ def finish(config, data, space, trials, source):
     exports = export_models(model, network, data.splits, trials.run_dir, formats=config.export)
     logger.info(f"exported {', '.join(row['format'] for row in exports)}, each checked on the "
                 f"test split ({time.time() - exported:.1f} s)")
-    best = trials.tuner.oracle.get_best_trials(1)[0].hyperparameters
+    best = trials.tuner.oracle.get_best_trials(1)[0].hyperparameters.copy()
+    best.values = tuned_values(best)  # without keras-tuner's "tuner/..." bookkeeping
     comparison = compare_with_scratch(config, source, space.hypermodel, best, data.splits,
                                       summary) if source else None
     return Final(model, network, summary, probabilities, exports, best, retrain, comparison)

@@ -37,6 +37,21 @@ class FakeClock:
         return self.now
 
 
+@pytest.mark.parametrize("epochs, epoch_seconds, seeds", [
+    (3, 2.5, 3),  # Fashion-MNIST's 3,000-image folder: 2 x (3 + 3 x 1.1 x 2.5) = 22 s
+    (27, 1.6, 1),  # digits' default search: 2 x (3 + 27 x 1.1 x 1.6) = 101 s
+    (4, 20.0, 1),  # MR's TextCNN: 2 x (3 + 4 x 1.1 x 20) = 182 s
+])
+def test_default_seeds_stay_only_where_the_extra_retrainings_are_cheap(epochs, epoch_seconds,
+                                                                       seeds):
+    from tfopt.config import SearchConfig
+    from tfopt.tuning.budget import CHEAP_RETRAININGS_SECONDS, cheap_seeds
+
+    assert CHEAP_RETRAININGS_SECONDS == 60
+    config = SearchConfig(seeds=3, epochs=epochs)
+    assert cheap_seeds(config, 3.0, epoch_seconds, 1.1) == seeds
+
+
 def test_a_trial_fits_only_with_room_for_itself_the_final_stage_and_the_margin():
     clock = FakeClock()
     budget = Budget(300, setup=2, epoch_seconds=10, final_runs=1, train_val_ratio=1.5,
@@ -345,6 +360,9 @@ def test_a_budget_too_short_for_a_round_trains_the_defaults_and_continues_them(
     # the continuation left time to retrain: the final model averages it with the checkpoint
     assert summary["retrain_skipped"] is False and result.results["final_model"] == "averaged"
     assert "budget: continued" in (result.run_dir / "report.md").read_text()
+    # the result's best hyperparameters are the user's, without Hyperband's bookkeeping
+    assert result.best_hyperparameters.values == tuned_values(trials[-1].hyperparameters) \
+        and not any(name.startswith("tuner/") for name in result.best_hyperparameters.values)
 
 
 def test_past_the_exploit_share_the_best_trial_continues_and_the_brackets_go_on(

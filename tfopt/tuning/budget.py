@@ -44,6 +44,12 @@ RETRAIN_SHARE_NO_SEARCH = 0.5
 # that fit (`explore` off). Fashion-MNIST, 20 minutes, 2 cores: searching (13 trials at
 # max_epochs 3) scored 0.9001 and 0.9073 test; the defaults continued while they improved 0.9156.
 SEARCH_SHARE = 0.5
+# Small data's default final model averages several retrainings (`tfopt.data.tasks.
+# SEARCH_DEFAULTS`) only where the extra ones are cheap: estimated at their most epochs, in
+# seconds at most this. Fashion-MNIST's 3,000-image folder (3 epochs) and digits' short
+# searches fit; MR's TextCNN (an 8,635-sentence epoch takes 15-30 s on 2 cores) does not: with
+# 3 retrainings of 4 epochs its 2-trial search took 960 s against 377 s with one.
+CHEAP_RETRAININGS_SECONDS = 60.0
 # Share of the budget after which Hyperband's best trial so far continues while it improves
 # (once), before the brackets go on. Measured on Fashion-MNIST, 20 minutes on one core
 # without it: 10 trials of at most 3 epochs, test accuracy 0.9073 (the averaged final model);
@@ -306,6 +312,13 @@ class Budget:
         if best_epochs is not None:
             self.best_epochs = best_epochs
             self._best_trial_id = best_trial_id
+
+
+def cheap_seeds(config, setup, epoch_seconds, train_val_ratio):
+    """`config.seeds` (small data's default, `SearchConfig.with_search_defaults`), or 1 when
+    its retrainings beyond the first would take more than `CHEAP_RETRAININGS_SECONDS`."""
+    extra = (config.seeds - 1) * (setup + config.epochs * train_val_ratio * epoch_seconds)
+    return config.seeds if extra <= CHEAP_RETRAININGS_SECONDS else 1
 
 
 def retrain_epochs(config, train_val_ratio):

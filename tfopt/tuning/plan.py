@@ -7,7 +7,7 @@ import typing
 
 import keras_tuner as kt
 
-from tfopt.tuning.budget import (RETRAIN_SHARE, SEARCH_SHARE, epochs_for_budget,
+from tfopt.tuning.budget import (RETRAIN_SHARE, SEARCH_SHARE, cheap_seeds, epochs_for_budget,
                                   estimated_seconds, format_seconds, kept_retrain_epochs)
 from tfopt.data.pipeline import batched, first_batches
 from tfopt.training.callbacks import StepClock
@@ -38,6 +38,7 @@ class Plan:
     epochs: int  # epochs in all over those trials
     max_epochs: int  # the config's `epochs`, chosen for the budget under Hyperband
     max_trials: int  # None when a budget ends Hyperband's repeated brackets
+    seeds: int  # retrainings of the best configuration (`cheap_seeds`)
     iterations: int  # Hyperband iterations
     setup: float  # the probe's seconds to build a model
     epoch_seconds: float  # and seconds an epoch
@@ -60,13 +61,14 @@ class Plan:
                 "estimated_seconds": round(self.folds * estimated_seconds(
                     self.trials, self.epochs * self.fold_share, self.setup, self.epoch_seconds)
                     + self.retrain_epochs * self.epoch_seconds),
-                "folds": self.folds, "text": self.text}
+                "folds": self.folds, "seeds": self.seeds, "text": self.text}
 
 
 def make_plan(config, search_space, data, *, given, started):
     """The `Plan` of the search `config` describes, on `data` (`tfopt.runner.Data`), from a
     timing probe of the search space's models (`tfopt.runner.SearchSpace`); `given`:
-    whether the user gave (epochs, max_trials), `started`: when the command began.
+    whether the user gave (epochs, max_trials, seeds), `started`: when the command began.
+    Default seeds above 1 are kept only where those retrainings are cheap (`cheap_seeds`).
 
     The probe's time is the search's: a search times the default model and one sample,
     `--plan` (which only prints the plan) three samples. Under a budget Hyperband's
@@ -74,12 +76,15 @@ def make_plan(config, search_space, data, *, given, started):
     `max_epochs` whose round fits (unless `epochs` is given); when one round would take
     more than `SEARCH_SHARE` of the time left, the defaults train instead (`explore` False).
     """
-    epochs_given, trials_given = given
+    epochs_given, trials_given, seeds_given = given
     setup, epoch_seconds, timings = probe(search_space.hypermodel, data.train,
                                           data.sizes["train"],
                                           space=search_space.hyperparameters,
                                           samples=3 if config.plan_only else 1)
     ratio = (data.sizes["train"] + data.sizes["val"]) / data.sizes["train"]
+    if not seeds_given:
+        config = dataclasses.replace(config, seeds=cheap_seeds(config, setup, epoch_seconds,
+                                                               ratio))
     repeat = bool(config.budget) and config.tuner == "hyperband" and not trials_given
     if repeat:
         epochs = config.epochs if epochs_given else epochs_for_budget(
@@ -105,7 +110,7 @@ def make_plan(config, search_space, data, *, given, started):
         note = (f"budget: {format_seconds(config.budget)} is shorter than one trial (about "
                 f"{format_seconds(first)} after loading and timing); the first trial runs "
                 "anyway and is stopped at the deadline")
-    return Plan(config.tuner, trials, total, config.epochs, config.max_trials,
+    return Plan(config.tuner, trials, total, config.epochs, config.max_trials, config.seeds,
                 REPEATS if repeat else 1, setup, epoch_seconds, timings,
                 ratio, repeat, explore, kept, config.budget, text, note, *folds)
 
