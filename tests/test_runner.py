@@ -157,6 +157,7 @@ def test_importance_is_in_results_and_tensorboard(digits_run):
     assert "hyperparameter_importance" in _tags(digits_run.run_dir / "logs" / "summary")
 
 
+@pytest.mark.slow  # 22 s; resuming after kill -9: `make test-integration`
 def test_rerun_resumes_and_keeps_finished_trials(digits_run):
     before = json.loads((digits_run.run_dir / "tuner" / "oracle.json").read_text())
     resumed = tfopt.search("digits", tuner="random", max_trials=3, epochs=2,

@@ -74,7 +74,7 @@ def test_image_folder_is_split_stratified_and_noted(tmp_path):
     assert np.bincount(splits.y_test).tolist() == [2, 2]
     assert "ignored README.md next to the class folders" in splits.notes
     assert "image size 8x8, the size of all images" in splits.notes
-    assert not any("DS_Store" in note or "Thumbs" in note for note in splits.notes)
+    assert "skipped 2 hidden or system file(s): cat/.DS_Store, dog/Thumbs.db" in splits.notes
 
 
 def test_given_train_validation_test_folders_are_kept(tmp_path):
@@ -159,13 +159,29 @@ def test_corrupt_and_foreign_files_stop_or_are_skipped(tmp_path):
     (root / "cat" / "broken.png").write_bytes(b"not a png")
     _rejects(root, r"broken\.png' is not a readable image \(Unknown image file format\. One of "
                    r"JPEG.*required\.\)\. Fix or remove it, or pass --skip-bad to skip bad files\.")
-    (root / "cat" / "broken.png").unlink()
-    (root / "dog" / "notes.doc").write_text("a note")
-    _rejects(root, r"notes\.doc' is not an image \(PNG/JPEG/BMP/GIF\).*--skip-bad")
-    (root / "cat" / "broken.png").write_bytes(b"not a png")
     splits = _loads(root, skip_bad=True)
     assert sum(splits.sizes().values()) == 16
-    assert "skipped 2 bad file(s): cat/broken.png, dog/notes.doc" in splits.notes
+    assert "skipped 1 bad file(s): cat/broken.png" in splits.notes
+
+
+def test_files_of_other_kinds_and_system_files_are_skipped_and_counted(tmp_path):
+    """As Keras' image_dataset_from_directory skips them; a stray notes.txt stopped the
+    whole folder before."""
+    root = _image_folder(tmp_path / "pets", {"cat": 8, "dog": 8})
+    (root / "dog" / "notes.txt").write_text("a note")
+    (root / "dog" / "notes.doc").write_text("a note")
+    (root / "cat" / ".DS_Store").write_bytes(b"\0")
+    (root / "cat" / "Thumbs.db").write_bytes(b"\0")
+    splits = _loads(root)
+    assert sum(splits.sizes().values()) == 16
+    assert "skipped 2 file(s) that are not images: dog/notes.doc, dog/notes.txt" in splits.notes
+    assert "skipped 2 hidden or system file(s): cat/.DS_Store, cat/Thumbs.db" in splits.notes
+    only_docs = tmp_path / "docs"
+    for name in ("a", "b"):
+        (only_docs / name).mkdir(parents=True)
+        (only_docs / name / "x.doc").write_text("?")
+    _rejects(only_docs, r"has no images \(PNG/JPEG/BMP/GIF\) or \.txt files in its class "
+                        r"folders \(found a/x\.doc, b/x\.doc\)")
 
 
 def test_folder_layout_errors(tmp_path):
@@ -175,9 +191,6 @@ def test_folder_layout_errors(tmp_path):
         load_user_data(tmp_path / "missing")
     one = _image_folder(tmp_path / "one", {"cat": 5})
     _rejects(one, "only one class, 'cat'.*at least two classes")
-    mixed = _image_folder(tmp_path / "mixed", {"cat": 3, "dog": 3})
-    (mixed / "dog" / "review.txt").write_text("woof")
-    _rejects(mixed, r"mixes images \(cat/0.png\) and .txt files \(dog/review.txt\)")
     parts = tmp_path / "parts"
     _image_folder(parts / "train", {"cat": 5, "dog": 5})
     _image_folder(parts / "test", {"cat": 2, "dog": 2, "emu": 2})
@@ -273,6 +286,16 @@ def test_two_unnamed_columns_with_integer_labels_sort_numerically(tmp_path):
     assert "mapped labels 2, 10 to class indices 0-1" in splits.notes
     assert any("the label column 'b' (of two columns, the one with fewer distinct values)"
                in note for note in splits.notes)
+
+
+@pytest.mark.parametrize("header, label", [(("review", "author"), "author"),
+                                           (("review", "score_text"), "score_text")])
+def test_a_label_column_not_named_as_one_and_with_many_values_is_not_guessed(tmp_path, header,
+                                                                            label):
+    rows = [(f"film number {i} was {'good' if i % 2 else 'bad'}", f"value {i}") for i in range(40)]
+    path = _write_csv(tmp_path / "reviews.csv", [header, *rows])
+    _rejects(path, rf"has columns review, {label}; none is named like a label column .*'{label}' "
+                   r"has 40 distinct values in 40 rows, too many for classes. Pass --label-column")
 
 
 def test_tsv_with_explicit_columns_and_a_split_column(tmp_path):

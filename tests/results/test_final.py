@@ -195,6 +195,7 @@ def test_checkpoint_accuracy_is_keras_tuners_best_model(finished_run, digits_dat
     assert accuracy == pytest.approx(finished_run.results["checkpoint"]["test_accuracy"])
 
 
+@pytest.mark.slow  # 19 s; resuming: the kill -9 tests of `make test-integration`
 def test_a_resumed_final_stage_deletes_nothing_outside_the_run_folder(tmp_path):
     import tfopt
     from tfopt.errors import InputError

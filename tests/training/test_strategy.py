@@ -71,6 +71,7 @@ class _PolicySeen(keras.callbacks.Callback):
         _PolicySeen.seen.append(self.model.get_layer("block1_conv1").dtype_policy.name)
 
 
+@pytest.mark.slow  # 27 s; `make test` under 5 min. Its policy plumbing: tests/tuning/test_hypermodels.py
 def test_mixed_precision_reaches_every_trial_and_the_final_model_is_float32(tmp_path):
     # keras-tuner clears the Keras session (and with it the dtype policy) before each build
     _PolicySeen.seen = []

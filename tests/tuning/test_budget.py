@@ -311,6 +311,7 @@ def test_a_budgeted_search_stops_launching_trials_and_finishes_cleanly(tmp_path)
     assert "budget: trials" in (result.run_dir / "report.md").read_text()
 
 
+@pytest.mark.slow  # 19 s; the brackets' rule is unit-tested above (epochs_for_budget)
 def test_a_budget_repeats_hyperband_brackets_and_picks_max_epochs(tmp_path, capsys,
                                                                   monkeypatch):
     from tfopt.tuning import plan as plan_module
@@ -365,6 +366,7 @@ def test_a_budget_too_short_for_a_round_trains_the_defaults_and_continues_them(
         and not any(name.startswith("tuner/") for name in result.best_hyperparameters.values)
 
 
+@pytest.mark.slow  # 19 s; continuing a trial: test_a_budget_too_short_for_a_round_...
 def test_past_the_exploit_share_the_best_trial_continues_and_the_brackets_go_on(
         tmp_path, monkeypatch):
     from tfopt.tuning import budget as budget_module
@@ -390,6 +392,7 @@ def test_past_the_exploit_share_the_best_trial_continues_and_the_brackets_go_on(
     assert len(summary["continued"]) <= 2  # once mid-way, at most once more at the end
 
 
+@pytest.mark.slow  # 15 s; the command line's --plan: tests/test_cli.py
 def test_plan_only_prints_and_returns_the_plan_without_writing(tmp_path, capsys):
     out = tmp_path / "never"
     plan = tfopt.search("digits", budget="10m", plan_only=True, out=str(out))

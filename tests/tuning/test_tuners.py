@@ -110,7 +110,7 @@ def test_unknown_tuner_is_rejected(tmp_path):
                    directory=tmp_path)
 
 
-@pytest.mark.parametrize("kind", ["hyperband", "random"])
+@pytest.mark.parametrize("kind", ["hyperband", pytest.param("random", marks=pytest.mark.slow)])
 def test_a_drawn_model_that_would_not_fit_gives_way_to_another(kind, tiny_images, tmp_path):
     from tfopt.tuning.budget import Budget
 

@@ -164,6 +164,33 @@ def _names(paths, root, limit=3):
                                        else "")
 
 
+def _keep_one_kind(files, found, root, notes):
+    """Images (by suffix) where there are any, else .txt files; files of other kinds are
+    skipped and counted in `notes`, as Keras' `image_dataset_from_directory` skips them.
+
+    Returns:
+        ({part: [(class, file)]} of the kept files, "image" or "text").
+
+    Raises:
+        InputError: when the class folders hold neither.
+    """
+    suffixes = {f.suffix.lower() for f in found}
+    if suffixes & set(IMAGE_SUFFIXES):
+        modality, kept = "image", set(IMAGE_SUFFIXES)
+    elif ".txt" in suffixes:
+        modality, kept = "text", {".txt"}
+    else:
+        raise InputError(f"'{root}' has no images (PNG/JPEG/BMP/GIF) or .txt files in its class "
+                         f"folders (found {_names(found, root)}). Expected one sub-folder per "
+                         "class holding its images or .txt files.")
+    other = [f for f in found if f.suffix.lower() not in kept]
+    if other:
+        what = "images" if modality == "image" else ".txt files"
+        notes.append(f"skipped {len(other)} file(s) that are not {what}: {_names(other, root)}")
+    return {part: [(c, f) for c, f in entries if f.suffix.lower() in kept]
+            for part, entries in files.items()}, modality
+
+
 def _read_folder(root, size, skip_bad, notes):
     """{part: (x, class names)} from class sub-folders, optionally inside train/val/test."""
     entries = _visible(root)
@@ -178,7 +205,7 @@ def _read_folder(root, size, skip_bad, notes):
     if groups and len(named) < len(entries):
         notes.append(f"ignored {_names([p for p in entries if p not in named], root)} next to "
                      "the train/val/test folders")
-    files = {}
+    files, hidden = {}, []
     for part, folder in (groups or {"all": root}).items():
         inner = _visible(folder)
         for unsup in (p for p in inner if p.is_dir() and p.name == "unsup"):
@@ -187,9 +214,16 @@ def _read_folder(root, size, skip_bad, notes):
         loose = [p for p in inner if not p.is_dir()]
         if loose:
             notes.append(f"ignored {_names(loose, root)} next to the class folders")
-        files[part] = [(c.name, f) for c in classes for f in sorted(c.rglob("*")) if f.is_file()
-                       and f.name.lower() not in IGNORED_FILES
-                       and not any(n.startswith(".") for n in f.relative_to(c).parts)]
+        files[part] = []
+        for c in classes:
+            for f in sorted(c.rglob("*")):
+                if not f.is_file():
+                    continue
+                if f.name.lower() in IGNORED_FILES or \
+                        any(n.startswith(".") for n in f.relative_to(c).parts):
+                    hidden.append(f)
+                else:
+                    files[part].append((c.name, f))
         empty = [c for c in classes if not any(name == c.name for name, _ in files[part])]
         if empty:
             notes.append(f"ignored empty folder(s) {_names(empty, root)}")
@@ -201,13 +235,10 @@ def _read_folder(root, size, skip_bad, notes):
             "class holding its images or .txt files (e.g. cats/, dogs/), optionally inside "
             "train/, val/ and test/." + (f" To load {others[0]}, pass that file itself."
                                          if others else ""))
-    images = [f for f in found if f.suffix.lower() in IMAGE_SUFFIXES]
-    texts = [f for f in found if f.suffix.lower() == ".txt"]
-    if images and texts:
-        raise InputError(f"'{root}' mixes images ({_names(images[:1], root)}) and .txt files "
-                         f"({_names(texts[:1], root)}). Expected one kind in all class folders: "
-                         "move the others out.")
-    modality, read = ("image", _read_image) if images or not texts else ("text", read_text_file)
+    if hidden:
+        notes.append(f"skipped {len(hidden)} hidden or system file(s): {_names(hidden, root)}")
+    files, modality = _keep_one_kind(files, found, root, notes)
+    read = _read_image if modality == "image" else read_text_file
     parts, bad = {}, []
     for part, entries in files.items():
         xs, labels = [], []

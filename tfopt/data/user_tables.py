@@ -270,6 +270,23 @@ def _report_bad(path, bad, unit, skip_bad, notes):
         notes.append(f"skipped {count} {unit}{plural} {reason} ({unit}{plural} {shown})")
 
 
+# A label column not named as one (`LABEL_NAMES`) is inferred only when it has at most this many
+# distinct values, and at most half as many as rows: else it may be an author or free text.
+MAX_INFERRED_CLASSES = 100
+
+
+def _check_few_values(path, columns, rows, label):
+    """Raises InputError when `label`, inferred by elimination, has too many distinct values
+    to be a label column."""
+    distinct = len({row.get(label) for _, row in rows})
+    if distinct > min(MAX_INFERRED_CLASSES, len(rows) / 2):
+        raise InputError(
+            f"'{path}' has columns {', '.join(columns)}; none is named like a label column "
+            f"({', '.join(LABEL_NAMES[:4])}, ...), and '{label}' has {distinct} distinct values "
+            f"in {len(rows)} rows, too many for classes. Pass --label-column (and "
+            "--text-column) to say which column holds the label.")
+
+
 def _pick_columns(path, columns, rows, text_column, label_column, notes):
     """The text and label columns: as given, else by name, else the only two columns."""
     for flag, given in (("--text-column", text_column), ("--label-column", label_column)):
@@ -299,6 +316,8 @@ def _pick_columns(path, columns, rows, text_column, label_column, notes):
             how["text" if text is None else "label"] = "the other of two columns"
             other = next(c for c in data if c not in (text, label))
             text, label = text or other, label or other
+    if label is not None and label_column is None and how["label"] != "by its name":
+        _check_few_values(path, columns, rows, label)
     if text is None or label is None or text == label:
         raise InputError(
             f"'{path}' has columns {', '.join(columns)}; tfopt cannot tell which holds the text "
