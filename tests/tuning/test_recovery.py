@@ -10,6 +10,7 @@ import shutil
 import subprocess
 import sys
 
+import keras
 import keras_tuner as kt
 import pytest
 
@@ -136,6 +137,26 @@ def test_the_best_trial_is_always_finite():
         trial.score = score
         oracle.trials[tid] = trial
     assert [t.trial_id for t in oracle.get_best_trials(4)] == ["3", "0"]
+
+
+def test_ctrl_c_during_a_trial_is_not_counted_as_a_crash_attempt(tiny_images, tmp_path):
+    class Interrupt(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        tuner = make_tuner("random", VGGHyperModel(tiny_images.input_shape,
+                                                   tiny_images.num_classes),
+                           objective="val_accuracy", directory=tmp_path, max_trials=1,
+                           epochs=1, seed=1)
+        tuner.search(to_dataset(tiny_images.x_train, tiny_images.y_train, "image"),
+                     validation_data=to_dataset(tiny_images.x_val, tiny_images.y_val, "image"),
+                     epochs=1, callbacks=[Interrupt()], verbose=0)
+    attempts = tmp_path / "tuner" / "trial_0" / "attempts.json"
+    assert json.loads(attempts.read_text()) == {"started": 0}
+    resumed = _search(tmp_path, tiny_images, max_trials=1)  # its first attempt, no "attempt 2"
+    assert resumed.oracle.trials["0"].status == "COMPLETED"
+    assert json.loads(attempts.read_text()) == {"started": 1}
 
 
 def test_damaged_and_deleted_state_files_are_recovered(tiny_images, tmp_path):

@@ -215,8 +215,12 @@ class ResumableTuner:
             logger.info(f"trial {trial.trial_id}: attempt {started + 1} of {MAX_ATTEMPTS}, "
                         "from its last finished epoch")
         write_json(attempts_file, {"started": started + 1})
-        with _compat.keras_tuner_debug(False):  # the traceback goes to error.txt
-            super()._try_run_and_update_trial(trial, *fit_args, **fit_kwargs)
+        try:
+            with _compat.keras_tuner_debug(False):  # the traceback goes to error.txt
+                super()._try_run_and_update_trial(trial, *fit_args, **fit_kwargs)
+        except KeyboardInterrupt:  # Ctrl-C: the user stopped it; no crash, so no attempt
+            write_json(attempts_file, {"started": started})
+            raise
         if trial.status != kt.engine.trial.TrialStatus.COMPLETED and trial.message:
             (trial_dir / ERROR_FILE).write_text(trial.message)
             if lost_a_member(self.distribution_strategy, trial.message):
