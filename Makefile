@@ -29,10 +29,12 @@ PYTEST = TFOPT_DATA_DIR=$(DATA_DIR) $(BIN)/pytest -n 2 --dist loadgroup
 test: install
 	$(PYTEST) $(PYTEST_ARGS)
 
-# What starts processes (notebooks, kill -9 and resume, chief/worker, clusters, the JAX path
-# with TensorFlow blocked, a TensorBoard server); CI runs it.
+# What starts processes (a notebook, kill -9 and resume, chief/worker, clusters, the JAX path
+# with TensorFlow blocked, a TensorBoard server); CI runs it. Its longest cases (two more
+# notebooks, two more kill points, a frozen worker, a restarted chief, a killed cluster
+# member) are also `slow`: `make test-slow` runs them, keeping CI under 20 minutes.
 test-integration: install
-	$(PYTEST) -m integration $(PYTEST_ARGS)
+	$(PYTEST) -m "integration and not slow" $(PYTEST_ARGS)
 
 # The long ones: accuracy floors on real data and the whole kill -9 sweep.
 test-slow: install

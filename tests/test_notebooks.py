@@ -11,7 +11,10 @@ pytestmark = pytest.mark.integration  # a Jupyter kernel per notebook
 NOTEBOOKS = sorted((pathlib.Path(__file__).resolve().parents[1] / "notebooks").glob("*.ipynb"))
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+# CI (`make test-integration`) runs the quickstart; `make test-slow` the other two (2-5 min each)
+@pytest.mark.parametrize("path", [path if path.name == "quickstart.ipynb" else
+                                  pytest.param(path, marks=pytest.mark.slow)
+                                  for path in NOTEBOOKS], ids=lambda p: p.name)
 def test_notebook_runs(path, tmp_path, request):
     notebook = nbformat.read(path, as_version=4)
     if "load_mr(" in "".join(cell.source for cell in notebook.cells):

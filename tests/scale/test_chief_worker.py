@@ -297,7 +297,7 @@ def trials_begun(lines):
 
 
 @pytest.mark.integration
-@pytest.mark.parametrize("fault", ["killed", "frozen"])
+@pytest.mark.parametrize("fault", ["killed", pytest.param("frozen", marks=pytest.mark.slow)])
 def test_a_dead_or_frozen_workers_trial_is_reassigned(tmp_path, fault):
     out, port = tmp_path / "run", free_port()
     chief = start(out, "--chief", port=port)
@@ -323,6 +323,7 @@ def test_a_dead_or_frozen_workers_trial_is_reassigned(tmp_path, fault):
 
 
 @pytest.mark.integration
+@pytest.mark.slow  # 2-3 min; CI covers the chief and workers with the two tests above
 def test_a_restarted_chief_runs_no_trial_twice(tmp_path):
     out, port = tmp_path / "run", free_port()
     chief = start(out, "--chief", port=port, lease="60")

@@ -150,6 +150,7 @@ def test_a_search_under_multi_worker_strategy_on_two_processes(tmp_path):
 
 
 @pytest.mark.integration
+@pytest.mark.slow  # 4-5 min; CI runs the multi-worker search above
 def test_a_killed_cluster_member_stops_the_chief_and_the_restarted_cluster_resumes(tmp_path):
     import time
 

@@ -56,7 +56,10 @@ def check_ledger(project, finished, completed=True):
 
 
 @pytest.mark.integration
-@pytest.mark.parametrize("point", [("batch", "3"), ("batch", "45"), ("write", "4"),
+# CI (`make test-integration`) kills at two points, `make test-slow` at all four (and the sweep)
+@pytest.mark.parametrize("point", [pytest.param(("batch", "3"), marks=pytest.mark.slow),
+                                   ("batch", "45"),
+                                   pytest.param(("write", "4"), marks=pytest.mark.slow),
                                    ("between", "8")],
                          ids=["during-trial-0", "mid-epoch", "while-saving", "between-writes"])
 def test_a_killed_search_resumes_with_nothing_lost(tmp_path, point):
