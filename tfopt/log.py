@@ -14,7 +14,7 @@ Example:
 import logging
 import sys
 
-__all__ = ["logger", "show"]
+__all__ = ["live_console", "logger", "show"]
 
 logger = logging.getLogger("tfopt")
 
@@ -67,3 +67,10 @@ def show(verbose):
         logger.propagate = False
     if all(isinstance(handler, _Console) for handler in logger.handlers):
         logger.setLevel(logging.INFO if verbose else logging.ERROR)
+
+
+def live_console():
+    """Whether output goes where Keras' progress bars redraw (a terminal or a notebook),
+    not to a file or a pipe, where they leave backspaces and carriage returns."""
+    isatty = getattr(sys.stdout, "isatty", None)
+    return bool(isatty and isatty()) or "ipykernel" in sys.modules

@@ -19,7 +19,7 @@ from tfopt.data.pipeline import to_dataset
 from tfopt.data.profile import describe_settings, infer_settings
 from tfopt.data.splits import make_folds
 from tfopt.data.tasks import load_data
-from tfopt.log import logger, show
+from tfopt.log import live_console, logger, show
 from tfopt.options import docstring
 from tfopt.results import loading
 from tfopt.results.export import check_exports, export_models
@@ -60,6 +60,8 @@ def search(task=None, model=None, tuner=None, *, data=None, text_column=None,
            plan_only=False, verbose=1, chief=False, worker=None, chief_address=None,
            _started=None):
     arguments = {name: value for name, value in locals().items() if name != "_started"}
+    if verbose == 1 and not live_console():
+        arguments["verbose"] = 2  # Keras' line an epoch, not progress bars, into a file
     show(verbose)
     # `_started`: when the command line began, so a budget counts its imports (TensorFlow's
     # take 4-14 s on 2 cores) as a user timing `tfopt search --budget 60s` does.

@@ -338,6 +338,7 @@ def test_a_budget_too_short_for_a_round_trains_the_defaults_and_continues_them(
     out = capsys.readouterr().out
     assert "one round would take more than 50% of it, so the default configuration trains " \
         "instead" in out
+    assert "\x08" not in out and "\r" not in out  # not a terminal: Keras' lines, not bars
     summary = result.results["budget"]
     assert summary["searched"] is False
     trials = sorted(result.tuner.oracle.trials.values(), key=lambda t: t.trial_id)
