@@ -39,7 +39,7 @@ class FakeClock:
 
 @pytest.mark.parametrize("epochs, epoch_seconds, seeds", [
     (3, 2.5, 3),  # Fashion-MNIST's 3,000-image folder: 2 x (3 + 3 x 1.1 x 2.5) = 22 s
-    (27, 1.6, 1),  # digits' default search: 2 x (3 + 27 x 1.1 x 1.6) = 101 s
+    (27, 1.6, 1),  # 27 epochs at 1.6 s: 2 x (3 + 27 x 1.1 x 1.6) = 101 s
     (4, 20.0, 1),  # MR's TextCNN: 2 x (3 + 4 x 1.1 x 20) = 182 s
 ])
 def test_default_seeds_stay_only_where_the_extra_retrainings_are_cheap(epochs, epoch_seconds,
