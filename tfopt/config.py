@@ -104,9 +104,10 @@ class SearchConfig(_Fields):
     def with_search_defaults(self, train_size):
         """Copy with `epochs`/`max_trials`/`seeds` left unset taken from the data size's
         defaults (`tfopt.data.tasks.search_defaults`; seeds 1 with an ensemble, no
-        retraining or a budget, whose final stage the budget sizes), and its default budget when none of budget, epochs and trials is given
-        (not with cross-validation, fine-tuning or several machines, whose searches a budget
-        does not bound)."""
+        retraining or a budget, whose final stage the budget sizes; the plan may lower them,
+        `tfopt.tuning.budget.cheap_seeds`), and its default budget when none of budget,
+        epochs and trials is given (not with cross-validation, fine-tuning or several
+        machines, whose searches a budget does not bound)."""
         epochs, max_trials, budget, seeds = search_defaults(train_size)
         bounded = not (self.budget or self.epochs or self.max_trials or self.cv
                        or self.init_from or self.chief or self.worker is not None
@@ -134,11 +135,7 @@ class SearchConfig(_Fields):
         if not nearest.is_dir():
             raise InputError(f"--out '{run_dir}' is under '{nearest}', which is a file, not a "
                              "folder. Choose another --out.")
-        try:  # a folder made and removed: read-only mounts and permissions, before any work
-            os.rmdir(tempfile.mkdtemp(prefix=".tfopt-check-", dir=nearest))
-        except OSError as error:
-            raise InputError(f"--out '{run_dir}': cannot write in '{nearest}' "
-                             f"({error.strerror}). Choose a folder you can write to.") from None
+        _check_writable(run_dir, nearest)
         if run_dir.is_dir() and any(not p.name.endswith(".tmp") for p in run_dir.iterdir()):
             if not saved.is_file():
                 raise InputError(
@@ -238,6 +235,24 @@ def _model(task, model, custom, data):
                          f"{_what(task, data)} is {task.modality}. "
                          f"Use one of: {', '.join(fits)}.")
     return model
+
+
+def _check_writable(run_dir, nearest):
+    """Raises InputError, before any work, when the run folder cannot be written: an
+    existing one by its permissions, a new one by making (and removing) a folder in
+    `nearest`, its closest existing parent (read-only mounts, /proc, permissions)."""
+    if nearest == run_dir.absolute():
+        if os.access(nearest, os.W_OK | os.X_OK):
+            return
+        reason = "permission denied"
+    else:
+        try:
+            os.rmdir(tempfile.mkdtemp(prefix=".tfopt-check-", dir=nearest))
+            return
+        except OSError as error:
+            reason = error.strerror
+    raise InputError(f"--out '{run_dir}': cannot write in '{nearest}' ({reason}). Choose a "
+                     "folder you can write to.")
 
 
 def _check_data_options(config, modality=None):

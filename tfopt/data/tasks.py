@@ -69,9 +69,9 @@ TASKS = {
 # (training examples up to, epochs, max_trials, budget seconds, final seeds): Hyperband's
 # max_epochs and a trial cap that lets its first bracket finish. Small data trains in seconds:
 # 40 trials end in minutes, and the final model averages 3 retrainings of the best
-# configuration with its checkpoint (a retraining takes seconds there; on the 3,000-image
-# Fashion-MNIST folder, 3 trials of 3 epochs, 0.845 / 0.857 test against 0.825 / 0.848 with
-# one: benchmarks/RESULTS.md). Larger data gets a 20-minute budget instead (Hyperband's 13
+# configuration with its checkpoint where they are cheap (`tfopt.tuning.budget.cheap_seeds`;
+# not MR's, whose epochs take 15-20 s). On the 3,000-image Fashion-MNIST folder, 3 trials of
+# 3 epochs: 0.845 / 0.857 test against 0.825 / 0.848 with one (benchmarks/RESULTS.md). Larger data gets a 20-minute budget instead (Hyperband's 13
 # trials of up to 9 epochs on Fashion-MNIST were estimated at 79 min on 2 cores); within it the
 # plan decides whether to search or to train the defaults (`tfopt.tuning.plan.make_plan`).
 SEARCH_DEFAULTS = ((20_000, 27, 40, None, 3), (float("inf"), 9, 13, 1200.0, 1))
