@@ -142,8 +142,9 @@ OPTIONS = (
            "trial's epoch count (else the final model is its checkpoint)", "final model",
            kind="switch", make="RETRAIN"),
     Option("seeds", None, "retrain with K seeds, report mean and spread, and average "
-           "the K models (default: 3 up to 20,000 training examples, where a retraining "
-           "takes seconds, without --budget or --ensemble; else 1)", "final model",
+           "the K models (default: 3 up to 20,000 training examples where two more "
+           "retrainings are estimated under a minute, without --budget or --ensemble; "
+           "else 1)", "final model",
            type=positive_int, metavar="K", make="SEEDS"),
     Option("ensemble", 1, "the final model averages the K best trials (1: no ensemble)",
            "final model", type=positive_int, metavar="K", make="ENSEMBLE"),
