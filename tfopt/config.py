@@ -247,7 +247,7 @@ def _check_writable(run_dir, nearest):
         reason = "permission denied"
     else:
         try:
-            os.rmdir(tempfile.mkdtemp(prefix=".tfopt-check-", dir=nearest))
+            os.rmdir(tempfile.mkdtemp(prefix=".tfopt-check-", suffix=".tmp", dir=nearest))
             return
         except OSError as error:
             reason = error.strerror
