@@ -98,10 +98,10 @@ def test_tasks_lists_every_task(capsys):
      "does not combine with --chief/--worker"),
     (["report", "--compare"], "required: RUN_DIR"),
     (["predict", "runs/x"], "required: --input"),
-    (["frobnicate"], "unknown command 'frobnicate'; the commands are tasks, search, space, "
-                     "report, predict (see `tfopt --help`)"),
-    (["serch", "--task", "digits"], "unknown command 'serch'; the commands are tasks, search, "
-                                    "space, report, predict. Did you mean 'search'?"),
+    (["frobnicate"], "Unknown command 'frobnicate'. Known commands: predict, report, search, "
+                     "space, tasks. (see `tfopt --help`)"),
+    (["serch", "--task", "digits"], "Unknown command 'serch'. Known commands: predict, report, "
+                                    "search, space, tasks. Did you mean 'search'?"),
     (["search", "--task", "digits", "--strategy", "gpus"], "Known strategies: auto"),
     (["search", "--task", "digits", "--image-size", "0"], "image_size applies to your own data"),
     (["search", "--task", "digits", "--text-column", "review"], "text_column applies to your "

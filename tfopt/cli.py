@@ -34,14 +34,12 @@ class _Parser(argparse.ArgumentParser):
 
 def _suggest_command(message, words, commands):
     """argparse's message for an unknown command, with the closest command named."""
-    import difflib
+    from tfopt.choices import unknown_name_message
 
     unknown = next((word for word in words if not word.startswith("-")), None)
     if unknown is None or unknown in commands or "invalid choice" not in message:
         return message
-    close = difflib.get_close_matches(unknown, commands, n=1)
-    return (f"unknown command '{unknown}'; the commands are {', '.join(commands)}" +
-            (f". Did you mean '{close[0]}'?" if close else ""))
+    return unknown_name_message("command", unknown, commands)
 
 
 def build_parser():
