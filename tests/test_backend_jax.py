@@ -94,9 +94,10 @@ def test_every_trial_logs_scalars_and_hparams_for_tensorboard(jax_run):
 
     folder, report = jax_run
     logs = folder / "run" / "logs"
-    assert sorted(p.name for p in logs.iterdir()) == report["trials"] + ["final", "summary"]
+    assert sorted(p.name for p in logs.iterdir()) == ["final", "summary"] + [
+        f"trial_{t}" for t in report["trials"]]
     for trial_id in report["trials"]:
-        run = logs / trial_id / "execution0"
+        run = logs / f"trial_{trial_id}"
         accuracy = read_scalars(run / "validation", "epoch_accuracy")
         assert [step for step, _ in accuracy][:1] == [0]
         assert all(0.0 <= value <= 1.0 for _, value in accuracy)

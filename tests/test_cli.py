@@ -2,6 +2,7 @@
 
 import dataclasses
 import json
+import re
 import os
 import subprocess
 import sys
@@ -17,7 +18,10 @@ def test_search_on_digits_writes_the_run_folder(tmp_path, capsys):
                  "--out", str(out), "--seed", "3", "--no-retrain"]) == 0
     printed = capsys.readouterr().out
     assert "[tfopt] plan: hyperband, up to 2 trials, 4 epochs in all" in printed
-    assert "[tfopt] trial 2 of 2" in printed and "best so far" in printed
+    # one numbering: a trial is named by its id; "2 of 2" only counts progress
+    assert re.search(r"^\[tfopt\] trial 1 \(2 of 2[,)]", printed, re.M)
+    assert re.search(r"^\[tfopt\] trial 1 done: val_accuracy=.* best so far [.\d]+ \(trial "
+                     r"[01]\)$", printed, re.M)
     results = json.loads((out / "results.json").read_text())
     assert results["task"] == "digits" and results["model"] == "vgg"
     assert results["data_source"].startswith("scikit-learn bundled digits")
@@ -30,7 +34,8 @@ def test_search_on_digits_writes_the_run_folder(tmp_path, capsys):
     assert results["test_accuracy"] == pytest.approx(results["checkpoint"]["test_accuracy"])
     assert "retrain" not in printed
     assert (out / "final_model.keras").is_file() and (out / "saved_model").is_dir()
-    assert sorted(p.name for p in (out / "logs").iterdir()) == ["0", "1", "final", "summary"]
+    assert sorted(p.name for p in (out / "logs").iterdir()) == ["final", "summary", "trial_0",
+                                                                "trial_1"]
 
 
 def test_average_checkpoint_is_on_unless_turned_off():

@@ -93,11 +93,13 @@ def test_the_final_model_averages_the_retrainings_and_the_checkpoint(digits_run)
 def test_every_trial_has_scalars_and_hparams(digits_run):
     logs = digits_run.run_dir / "logs"
     trial_ids = sorted(digits_run.tuner.oracle.trials)
-    assert sorted(p.name for p in logs.iterdir()) == trial_ids + ["final", "summary"]
+    assert sorted(p.name for p in logs.iterdir()) == ["final", "summary"] + [
+        f"trial_{t}" for t in trial_ids]
     assert {"epoch_loss", "epoch_accuracy"} <= _tags(logs / "final" / "train")
-    assert {"confusion_matrix", "learning_curves"} <= _tags(logs / "final")
+    assert {"optimization_history", "confusion_matrix", "learning_curves"} <= _tags(
+        logs / "final")
     for trial_id in trial_ids:
-        run = logs / trial_id / "execution0"
+        run = logs / f"trial_{trial_id}"
         assert {"epoch_loss", "epoch_accuracy"} <= _tags(run / "train")
         assert {"epoch_loss", "epoch_accuracy"} <= _tags(run / "validation")
         assert {"_hparams_/session_start_info", "_hparams_/session_end_info"} <= _tags(run)
@@ -107,7 +109,7 @@ def test_hparams_record_the_trial_values(digits_run):
     from tensorboard.plugins.hparams import plugin_data_pb2
 
     trial_id = sorted(digits_run.tuner.oracle.trials)[0]
-    run = digits_run.run_dir / "logs" / trial_id / "execution0"
+    run = digits_run.run_dir / "logs" / f"trial_{trial_id}"
     for path in run.glob("events.out.tfevents.*"):
         for event in tf.compat.v1.train.summary_iterator(str(path)):
             for value in event.summary.value:

@@ -31,13 +31,60 @@ def test_candidates_seeds_and_exports_are_side_by_side(finished_run):
         assert f"| {row['format']} | {row['path']} |" in markdown
 
 
-def test_html_is_self_contained_with_five_plots(finished_run):
+def test_html_is_self_contained_with_its_plots(finished_run):
     page = (finished_run.run_dir / "report.html").read_text()
-    assert len(re.findall(r"src='data:image/png;base64,[A-Za-z0-9+/=]+'", page)) == 5
-    assert "http://" not in page and "https://" not in page
-    for title in ("Learning curves", "Hyperparameter importance", "Confusion matrix",
-                  "Calibration", "Wall time per trial"):
+    assert len(re.findall(r"src='data:image/png;base64,[A-Za-z0-9+/=]+'", page)) == 6
+    assert "http://" not in page and "https://" not in page and "<style>" in page
+    for title in ("Optimization history", "Learning curves", "Confusion matrix",
+                  "Hyperparameters of the trials", "Hyperparameter importance", "Calibration",
+                  "Wall time per trial"):
         assert f"<h2>{title}" in page
+    # 3 trials: importance is one line, not a blank figure
+    assert "<p class='note'>Not computed: it needs at least 5 completed trials, and this run " \
+           "has 3.</p>" in page
+    sizes = finished_run.results["data_sizes"]
+    assert f"<b>{sizes['train']:,} / {sizes['val']:,} / {sizes['test']:,}</b>" in page
+    assert "{'train'" not in page  # no Python dict repr
+
+
+def test_the_trials_table_formats_numbers_and_marks_early_stops():
+    from tfopt.results.report import _trials_section
+
+    trials = [{"trial_id": "3", "status": "COMPLETED", "lr": "0.0012345678", "units": "128",
+               "val_accuracy": "0.912345", "best_epoch": "2", "epochs_run": "5",
+               "seconds": "1234.567", "ended_at": "1796690001.75", "stopped_early": "True"}]
+    name, header, rows = _trials_section(trials, "val_accuracy")
+    assert header == ["trial", "status", "val_accuracy", "best epoch", "epochs", "seconds", "lr",
+                      "units"]
+    assert rows == [["3", "COMPLETED", "0.9123", "2", "5 (stopped early)", "1,235", "0.001235",
+                     "128"]]
+
+
+def test_history_times_come_from_when_trials_ended():
+    from tfopt.results.report import _history
+
+    trials = [{"trial_id": "1", "val_accuracy": "0.8", "seconds": "60", "ended_at": "1180"},
+              {"trial_id": "0", "val_accuracy": "", "seconds": "30", "ended_at": "1030"}]
+    assert _history(trials, "val_accuracy") == [("0", 0.5, None), ("1", 3.0, 0.8)]
+    for row in trials:  # a run written before trials.csv had ended_at: seconds added up
+        row["ended_at"] = ""
+    assert _history(trials, "val_accuracy") == [("0", 0.5, None), ("1", 1.5, 0.8)]
+
+
+def test_importance_and_hyperparameter_plots_say_in_one_line_why_they_are_missing():
+    from tfopt.results.report import _importance_figure, _parallel_figure
+
+    assert _importance_figure({}, 4) == ("Hyperparameter importance", None, "Not computed: it "
+                                         "needs at least 5 completed trials, and this run has 4.")
+    assert _importance_figure({"lr": 0.0, "units": 0.0}, 9).png is None
+    assert _importance_figure({"lr": 0.7, "units": 0.3}, 9).png.startswith(b"\x89PNG")
+    one = [{"trial_id": "0", "status": "COMPLETED", "lr": "0.1", "val_accuracy": "0.5",
+            "best_epoch": "1"}]
+    assert _parallel_figure(one, "val_accuracy").png is None
+    same = one + [{**one[0], "trial_id": "1", "val_accuracy": "0.6"}]
+    assert "differ (2 completed)" in _parallel_figure(same, "val_accuracy").caption
+    two = same[:1] + [{**one[0], "trial_id": "1", "lr": "0.01"}]
+    assert _parallel_figure(two, "val_accuracy").png.startswith(b"\x89PNG")
 
 
 def test_cli_rebuilds_the_report(finished_run, tmp_path, capsys):

@@ -6,6 +6,7 @@ import logging
 import json
 import os
 import pathlib
+import re
 import signal
 import socket
 import subprocess
@@ -244,14 +245,13 @@ def test_a_chief_and_two_workers_finish_a_search_over_loopback(tmp_path):
                for line in lines)
     begun = {}
     for line in lines:
-        for worker in ("1", "2"):
-            if line.startswith(f"[worker {worker}] [tfopt] trial ") and "(id " in line \
-                    and ") done:" not in line:
-                trial_id = line.split("(id ")[1].split(")")[0].split(",")[0]
-                begun.setdefault(trial_id, []).append(worker)
+        role, _, said = line.partition("] ")
+        if role.startswith("[worker "):
+            for trial_id in trials_begun([said]):
+                begun.setdefault(trial_id, []).append(role.removeprefix("[worker "))
     assert sorted(begun) == ["0", "1", "2", "3"]
     assert all(len(workers) == 1 for workers in begun.values())  # no trial ran twice
-    done = [line for line in lines if ") done: val_accuracy=" in line]
+    done = [line for line in lines if re.search(r"\[tfopt\] trial \d+ done: val_accuracy=", line)]
     assert len(done) == 4 and not any("failed" in line for line in done)  # the chief's scores
     assert set().union(*begun.values()) == {"1", "2"}  # both workers trained
     with open(out / "trials.csv") as file:
@@ -262,6 +262,9 @@ def test_a_chief_and_two_workers_finish_a_search_over_loopback(tmp_path):
     state = json.loads((out / "tuner" / "oracle.json").read_text())
     assert sorted(state["end_order"]) == ["0", "1", "2", "3"] and state["ongoing_trials"] == {}
     assert (out / "final_model.keras").is_file()
+
+
+TRIAL_BEGUN = re.compile(r"\[tfopt\] trial (\d+) \(\d+")
 
 
 def start(out, *role, lease="8", token="slow-test-token", port):
@@ -292,8 +295,8 @@ def drain(process, seen, timeout=600):
 
 
 def trials_begun(lines):
-    return [line.split("(id ")[1].split(")")[0].split(",")[0] for line in lines
-            if line.startswith("[tfopt] trial ") and "(id " in line and "done" not in line]
+    """The ids of the trials whose progress line ("[tfopt] trial 3 (4 of 4): ...") is here."""
+    return [m.group(1) for m in map(TRIAL_BEGUN.match, lines) if m]
 
 
 @pytest.mark.integration

@@ -23,7 +23,7 @@ def served_run(finished_run):
          "--host", "127.0.0.1", "--port", str(port), "--reload_interval", "1"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
-    expected = {f"{t}/execution0/{part}" for t in result.tuner.oracle.trials
+    expected = {f"trial_{t}/{part}" for t in result.tuner.oracle.trials
                 for part in ("train", "validation")} | {"final", "final/train"}
     try:
         deadline = time.monotonic() + 90
@@ -55,7 +55,7 @@ def test_one_run_per_trial_with_loss_and_accuracy(served_run):
     tags = _get(base, "/data/plugin/scalars/tags")
     for trial_id in result.tuner.oracle.trials:
         for part in ("train", "validation"):
-            assert {"epoch_loss", "epoch_accuracy"} <= set(tags[f"{trial_id}/execution0/{part}"])
+            assert {"epoch_loss", "epoch_accuracy"} <= set(tags[f"trial_{trial_id}/{part}"])
 
 
 def test_hparams_dashboard_lists_every_trial(served_run):

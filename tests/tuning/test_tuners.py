@@ -149,8 +149,8 @@ def test_cross_validated_trials_score_the_mean_of_their_folds(tiny_images, tmp_p
     stats = json.loads((tmp_path / "tuner" / "trial_stats.json").read_text())[trial.trial_id]
     assert len(stats["fold_scores"]) == 3 and stats["epochs_run"] == 6
     assert trial.score == pytest.approx(np.mean(stats["fold_scores"]), abs=1e-6)
-    runs = sorted(p.name for p in (tmp_path / "logs" / trial.trial_id).iterdir())
-    assert runs == ["execution0", "execution1", "execution2"]  # a TensorBoard run a fold
+    runs = sorted(p.name for p in (tmp_path / "logs" / f"trial_{trial.trial_id}").iterdir())
+    assert runs == ["fold_1", "fold_2", "fold_3"]  # a TensorBoard run a fold
 
 
 def test_cross_validation_does_not_combine_with_hyperband(tiny_images, tmp_path):

@@ -14,6 +14,8 @@ FINAL_MODEL = "final_model.keras"
 # (CVE-2025-1550, CVE-2025-8747, CVE-2025-9905/9906).
 SAFE_KERAS = (3, 11, 3)
 RESULTS_FORMAT = 2  # bumped when results.json changes incompatibly
+# trials.csv's last columns, from each tuner's trial_stats.json
+STATS_COLUMNS = ("epochs_run", "seconds", "ended_at", "stopped_early")
 
 
 @dataclasses.dataclass

@@ -6,23 +6,36 @@ import csv
 import html
 import json
 import pathlib
+import re
+from typing import NamedTuple, Optional
 
 import numpy as np
 
-from tfopt.results import plots
-from tfopt.results.loading import ensemble_label, load_results
 from tfopt.choices import objective_direction
+from tfopt.results import plots
+from tfopt.results.importance import MIN_TRIALS
+from tfopt.results.loading import STATS_COLUMNS, ensemble_label, load_results
 
 TOP_CURVES = 3
+TENSORBOARD_IMAGES = ("optimization_history", "learning_curves", "confusion_matrix")
 CANDIDATE_NAMES = {"checkpoint": "best trial's checkpoint", "retrained": "best trial retrained",
                    "ensemble": "ensemble", "averaged": "retrained and checkpoint averaged"}
+
+
+class Figure(NamedTuple):
+    """A plot of the report: `png` None when it cannot be drawn, and `caption` says why."""
+
+    title: str
+    png: Optional[bytes]
+    caption: str
 
 
 def build_report(run_dir, *, tensorboard=False):
     """Writes `report.md` and `report.html` into a finished run folder; returns their paths.
 
-    With `tensorboard`, the confusion matrix and the top trials' learning curves
-    also go to TensorBoard as images under the run `logs/final` (a search does this).
+    With `tensorboard`, the optimization history, the confusion matrix and the top
+    trials' learning curves also go to TensorBoard as images under the run `logs/final`
+    (a search does this).
 
     Raises:
         InputError: if `run_dir` is not a finished tfopt run (see `tfopt.load`).
@@ -30,30 +43,90 @@ def build_report(run_dir, *, tensorboard=False):
     run_dir = pathlib.Path(run_dir)
     results = load_results(run_dir)
     trials = _sorted_trials(run_dir, results["objective"])
-    saved = np.load(run_dir / "test_predictions.npz", allow_pickle=False)
-    metrics = results["test_metrics"]
-    figures = {
-        "Learning curves of the top trials": plots.learning_curves(
-            _curves(run_dir, trials[:TOP_CURVES])),
-        "Hyperparameter importance": plots.importance(results["hyperparameter_importance"]),
-        "Confusion matrix (final model, test split)": plots.confusion(
-            metrics["confusion_matrix"], results["class_names"]),
-        "Calibration (final model, test split)": plots.calibration(
-            saved["y_true"], saved["final_probabilities"]),
-        "Wall time per trial": plots.trial_times(
-            [t["trial_id"] for t in _by_id(trials)],
-            [float(t["seconds"] or 0) for t in _by_id(trials)]),
-    }
+    figures = _figures(run_dir, results, trials)
     if tensorboard:
         plots.png_to_tensorboard(run_dir / "logs" / "final", {
-            "confusion_matrix": figures["Confusion matrix (final model, test split)"],
-            "learning_curves": figures["Learning curves of the top trials"]})
-    sections = _sections(results, trials)
+            tag: figure.png for tag, figure in zip(TENSORBOARD_IMAGES, figures) if figure.png})
+    summary, details = _sections(results, trials)
     md_path, html_path = run_dir / "report.md", run_dir / "report.html"
     title = f"tfopt report: {results['task']} / {results['model']} / {results['tuner']}"
-    md_path.write_text(_markdown(title, sections) + "\nPlots are inlined in report.html.\n")
-    html_path.write_text(_html(title, sections, figures))
+    md_path.write_text(_markdown(title, summary + details, figures))
+    html_path.write_text(_html(title, _headline(results), summary, figures, details))
     return md_path, html_path
+
+
+def _figures(run_dir, results, trials):
+    """The report's plots in the order shown (the first three also go to TensorBoard)."""
+    saved = np.load(run_dir / "test_predictions.npz", allow_pickle=False)
+    metrics, objective = results["test_metrics"], results["objective"]
+    completed = [t for t in trials if t["status"] == "COMPLETED" and t[objective] != ""]
+    return [
+        Figure("Optimization history", plots.optimization_history(
+            _history(trials, objective), objective, objective_direction(objective)),
+            f"Validation {objective} of each trial (dots) and the best so far (line), against "
+            "the trials in the order they began and against wall time."),
+        Figure("Learning curves of the top trials", plots.learning_curves(
+            _curves(run_dir, trials[:TOP_CURVES])),
+            "Accuracy per epoch (validation solid, training dashed); a star marks the epoch "
+            "whose weights the trial kept, a cross a trial that early stopping or the budget "
+            "ended before its planned epochs."),
+        Figure("Confusion matrix (final model, test split)", plots.confusion(
+            metrics["confusion_matrix"], results["class_names"]),
+            "Counts of test examples by true class (rows) and predicted class (columns); the "
+            "colour is each cell's share of its row."),
+        _parallel_figure(completed, objective),
+        _importance_figure(results["hyperparameter_importance"], len(completed)),
+        Figure("Calibration (final model, test split)", plots.calibration(
+            saved["y_true"], saved["final_probabilities"]),
+            "Accuracy against confidence in 10 bins; on the diagonal, a probability of 0.8 is "
+            "right 80% of the time."),
+        Figure("Wall time per trial", plots.trial_times(
+            [t["trial_id"] for t in _by_id(trials)],
+            [float(t["seconds"] or 0) for t in _by_id(trials)]),
+            "Seconds from each trial's start to its end, training and validation included."),
+    ]
+
+
+def _history(trials, objective):
+    """[(trial id, minutes from the first trial's start to this one's end, score or None)]
+    by id; runs written before trials.csv had `ended_at` add up the trials' seconds."""
+    rows = _by_id(trials)
+    seconds = [float(t["seconds"] or 0) for t in rows]
+    ended = [t.get("ended_at") or "" for t in rows]
+    if rows and all(ended):
+        start = min(float(e) - s for e, s in zip(ended, seconds))
+        minutes = [(float(e) - start) / 60 for e in ended]
+    else:
+        minutes = list(np.cumsum(seconds) / 60)
+    return [(t["trial_id"], m, float(t[objective]) if t[objective] != "" else None)
+            for t, m in zip(rows, minutes)]
+
+
+def _parallel_figure(completed, objective):
+    title = "Hyperparameters of the trials"
+    names = [n for n in _hyperparameter_names(completed)
+             if len({t[n] for t in completed}) > 1]
+    if len(completed) < 2 or not names:
+        return Figure(title, None, f"Not drawn: it needs two or more completed trials whose "
+                                   f"hyperparameters differ ({len(completed)} completed).")
+    rows = [{n: _value(t[n]) for n in names} for t in completed]
+    return Figure(title, plots.parallel_coordinates(
+        rows, names, [float(t[objective]) for t in completed], objective),
+        f"One line a completed trial across the hyperparameters that differed between "
+        f"trials, coloured by validation {objective}; the best trial is drawn on top.")
+
+
+def _importance_figure(shares, completed):
+    title = "Hyperparameter importance"
+    if not shares:
+        return Figure(title, None, f"Not computed: it needs at least {MIN_TRIALS} completed "
+                                   f"trials, and this run has {completed}.")
+    if not any(shares.values()):
+        return Figure(title, None, "No hyperparameter explained the differences between the "
+                                   "trials' scores (every share is 0).")
+    return Figure(title, plots.importance(shares),
+                  "Each hyperparameter's share of the variance in the trials' scores (permutation "
+                  "importance of a random forest fitted on the completed trials).")
 
 
 def compare(run_dirs):
@@ -87,22 +160,63 @@ def _by_id(trials):
 
 
 def _curves(run_dir, top):
-    from tfopt.training.tensorboard_logs import read_scalars
+    """{trial id: {"train", "validation", "best_epoch", "stopped_early"}} of the top trials."""
+    from tfopt.backend import import_tensorflow_quietly
 
-    return {f"trial {row['trial_id']} {part}": read_scalars(
-                run_dir / "logs" / row["trial_id"] / "execution0" / part, "epoch_accuracy")
-            for row in top for part in ("train", "validation")}
+    import_tensorflow_quietly()  # Keras and TensorBoard's event reader import it
+    from tfopt.training.tensorboard_logs import read_scalars, trial_log_name
+
+    curves = {}
+    for row in top:
+        logs = run_dir / "logs" / trial_log_name(row["trial_id"])
+        if (logs / "fold_1").is_dir():  # cross-validation: the first fold's run
+            logs = logs / "fold_1"
+        elif not logs.is_dir():  # runs written before the trial_<id> names
+            logs = run_dir / "logs" / row["trial_id"] / "execution0"
+        curves[row["trial_id"]] = {
+            **{part: read_scalars(logs / part, "epoch_accuracy") for part in ("train", "validation")},
+            "best_epoch": int(row["best_epoch"]) if row["best_epoch"] else None,
+            "stopped_early": row.get("stopped_early") == "True"}
+    return curves
+
+
+def _hyperparameter_names(trials):
+    """trials.csv's hyperparameter columns: all but the id, status, scores and statistics."""
+    fixed = {"trial_id", "status", "best_epoch", *STATS_COLUMNS}
+    names = list(trials[0]) if trials else []
+    # the objective is the column just before best_epoch
+    objective = names[names.index("best_epoch") - 1] if "best_epoch" in names else None
+    return [n for n in names if n not in fixed and n != objective]
+
+
+def _value(text):
+    """A trials.csv cell as a number where it is one, else the text."""
+    try:
+        return int(text) if re.fullmatch(r"-?\d+", text) else float(text)
+    except ValueError:
+        return text
+
+
+def _headline(results):
+    """The figures at the top of the HTML page: (label, value)."""
+    sizes = results["data_sizes"]
+    return [(f"test accuracy ({results['final_model']})", f"{results['test_accuracy']:.2%}"),
+            (f"best validation {results['objective']}",
+             f"{results['best_validation_score']:.4f}"),
+            ("trials", f"{results['trials_run']}" + (f" ({results['trials_failed']} failed)"
+                                                      if results["trials_failed"] else "")),
+            ("wall time", _duration(results["wall_time_seconds"])),
+            ("examples: train / validation / test",
+             " / ".join(f"{sizes.get(k, 0):,}" for k in ("train", "val", "test")))]
 
 
 def _sections(results, trials):
-    """(title, header, rows) tables shared by both formats."""
+    """(title, header, rows) tables shared by both formats: the summary shown before the
+    plots, and the details after them."""
     objective, metrics = results["objective"], results["test_metrics"]
-    sections = [("Run", ["setting", "value"], [[key, str(results[key])] for key in (
-        "task", "data_source", "data_sizes", "model", "tuner", "seed", "strategy",
-        "dtype_policy", "trials_run", "trials_failed", "final_model", "wall_time_seconds",
-        "tfopt_version")] + _budget_rows(results))]
-    sections += _data_sections(results)
-    sections.append(("Final model (test split)", ["measure", "value"], [
+    summary = [("Run", ["setting", "value"], _run_rows(results) + _budget_rows(results))]
+    summary += _data_sections(results)
+    summary.append(("Final model (test split)", ["measure", "value"], [
         ["best validation " + objective, f"{results['best_validation_score']:.4f}"],
         ["final model", results["final_model"]],
         ["test accuracy", f"{metrics['accuracy']:.4f}"],
@@ -110,9 +224,51 @@ def _sections(results, trials):
         ["test ROC-AUC", _score(metrics["roc_auc"])],
         ["test log-loss", f"{metrics['log_loss']:.4f}"],
         ["expected calibration error", f"{metrics['expected_calibration_error']:.4f}"]]))
-    sections.append(("Candidates side by side (test split)",
-                     ["candidate", "trained on", "epochs", "accuracy", "macro F1", "ROC-AUC",
-                      "log-loss", "calibration error"], _candidate_rows(results)))
+    summary.append(("Candidates side by side (test split)",
+                    ["candidate", "trained on", "epochs", "accuracy", "macro F1", "ROC-AUC",
+                     "log-loss", "calibration error"], _candidate_rows(results)))
+    summary += _retrain_and_cv_sections(results)
+    details = [_trials_section(trials, objective)]
+    details.append(("Per class (final model, test split)",
+                    ["class", "precision", "recall", "F1", "support"],
+                    [[c["class"], f"{c['precision']:.3f}", f"{c['recall']:.3f}",
+                      f"{c['f1']:.3f}", f"{c['support']:,}"] for c in metrics["per_class"]]))
+    if results.get("confidently_wrong"):
+        details.append(("Most confidently wrong (final model, test split)",
+                        ["text", "true", "predicted", "probability"],
+                        [[w["text"], w["true"], w["predicted"], f"{w['probability']:.3f}"]
+                         for w in results["confidently_wrong"]]))
+    details.append(("Exports", ["format", "file", "size", "test accuracy"],
+                    [[e["format"], e["path"], _size(e["bytes"]), f"{e['test_accuracy']:.4f}"]
+                     for e in results["exports"]]))
+    return summary, details
+
+
+def _trials_section(trials, objective):
+    names = _hyperparameter_names(trials)
+    return ("Trials, best first",
+            ["trial", "status", objective, "best epoch", "epochs", "seconds", *names],
+            [[t["trial_id"], t["status"], _fmt(t[objective]), t["best_epoch"],
+              t["epochs_run"] + (" (stopped early)" if t.get("stopped_early") == "True" else ""),
+              _seconds(t["seconds"]), *(_fmt(t[n]) for n in names)] for t in trials])
+
+
+def _run_rows(results):
+    sizes = results["data_sizes"]
+    names = {"train": "train", "val": "validation", "test": "test"}
+    return [["task", results["task"]], ["data", results["data_source"]],
+            ["examples", ", ".join(f"{names.get(k, k)} {v:,}" for k, v in sizes.items())],
+            ["model", results["model"]], ["tuner", results["tuner"]],
+            ["seed", str(results["seed"])], ["strategy", results["strategy"]],
+            ["dtype policy", results["dtype_policy"]],
+            ["trials", f"{results['trials_run']} run, {results['trials_failed']} failed"],
+            ["final model", results["final_model"]],
+            ["wall time", _duration(results["wall_time_seconds"])],
+            ["tfopt version", results["tfopt_version"]]]
+
+
+def _retrain_and_cv_sections(results):
+    sections, objective = [], results["objective"]
     if results["retrain"] and len(results["retrain"]["seeds"]) > 1:
         retrain = results["retrain"]
         sections.append(("Retraining over seeds", ["seed", "test accuracy"],
@@ -128,25 +284,6 @@ def _sections(results, trials):
                           enumerate(cv["best_trial_scores"], start=1)]
                          + [["mean ± std", f"{cv['best_mean']:.4f} ± {cv['best_std'] or 0:.4f}"],
                             ["min - max", f"{cv['best_min']:.4f} - {cv['best_max']:.4f}"]]))
-    sections.append(("Exports", ["format", "file", "size", "test accuracy"],
-                     [[e["format"], e["path"], _size(e["bytes"]), f"{e['test_accuracy']:.4f}"]
-                      for e in results["exports"]]))
-    names = [k for k in trials[0] if k not in ("trial_id", "status", objective, "best_epoch",
-                                               "epochs_run", "seconds")] if trials else []
-    sections.append(("Trials, best first",
-                     ["trial", "status", objective, "best epoch", "epochs", "seconds", *names],
-                     [[t["trial_id"], t["status"], _fmt(t[objective]), t["best_epoch"],
-                       t["epochs_run"], t["seconds"], *(_fmt(t[n]) for n in names)]
-                      for t in trials]))
-    sections.append(("Per class (final model, test split)",
-                     ["class", "precision", "recall", "F1", "support"],
-                     [[c["class"], f"{c['precision']:.3f}", f"{c['recall']:.3f}",
-                       f"{c['f1']:.3f}", str(c["support"])] for c in metrics["per_class"]]))
-    if results.get("confidently_wrong"):
-        sections.append(("Most confidently wrong (final model, test split)",
-                         ["text", "true", "predicted", "probability"],
-                         [[w["text"], w["true"], w["predicted"], f"{w['probability']:.3f}"]
-                          for w in results["confidently_wrong"]]))
     return sections
 
 
@@ -226,11 +363,30 @@ def _candidate_rows(results):
 
 
 def _fmt(value):
+    """A table cell: whole numbers with thousands separators, others to 4 significant digits."""
     try:
         number = float(value)
     except (TypeError, ValueError):
         return str(value)
+    if number.is_integer() and abs(number) < 1e15:
+        return f"{int(number):,}"
     return f"{number:.4g}"
+
+
+def _seconds(value):
+    if value in ("", None):
+        return ""
+    seconds = float(value)
+    return f"{seconds:,.0f}" if seconds >= 100 else f"{seconds:.1f}"
+
+
+def _duration(seconds):
+    seconds = float(seconds)
+    if seconds < 60:
+        return f"{seconds:.0f} s"
+    if seconds < 3600:
+        return f"{seconds // 60:.0f} min {seconds % 60:.0f} s"
+    return f"{seconds // 3600:.0f} h {seconds % 3600 / 60:.0f} min"
 
 
 def _score(value):
@@ -238,7 +394,7 @@ def _score(value):
 
 
 def _size(num_bytes):
-    return f"{num_bytes / 1e6:.2f} MB" if num_bytes >= 1e6 else f"{num_bytes / 1e3:.1f} kB"
+    return f"{num_bytes / 1e6:,.2f} MB" if num_bytes >= 1e6 else f"{num_bytes / 1e3:.1f} kB"
 
 
 def _table(header, rows):
@@ -249,24 +405,65 @@ def _table(header, rows):
     return "\n".join([line(header), "|" + "---|" * len(header)] + [line(r) for r in rows]) + "\n"
 
 
-def _markdown(title, sections):
+def _markdown(title, sections, figures):
     parts = [f"# {title}\n"]
     parts += [f"## {name}\n\n{_table(header, rows)}" for name, header, rows in sections]
+    drawn = [f.title for f in figures if f.png]
+    parts.append("## Plots\n\nIn report.html: " + "; ".join(drawn) + ".\n")
+    parts += [f"{f.title}: {f.caption}\n" for f in figures if not f.png]
     return "\n".join(parts)
 
 
-def _html(title, sections, figures):
+STYLE = """
+:root{--ink:#1f2933;--muted:#52606d;--line:#d9e2ec;--head:#eef3f8;--accent:#2f6fb0}
+body{font:15px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:var(--ink);
+max-width:76em;margin:2em auto;padding:0 1.5em}
+h1{font-size:1.5em;margin:0 0 .6em}
+h2{font-size:1.15em;margin:2em 0 .5em;padding-bottom:.2em;border-bottom:2px solid var(--line)}
+.headline{display:flex;flex-wrap:wrap;gap:.8em;margin:1em 0 1.5em}
+.headline div{background:var(--head);border-radius:6px;padding:.5em 1em;min-width:8em}
+.headline span{display:block;color:var(--muted);font-size:.85em}
+.headline b{font-size:1.35em;color:var(--accent)}
+table{border-collapse:collapse;font-size:.88em;margin:.5em 0;display:block;overflow-x:auto}
+th{background:var(--head);text-align:left;font-weight:600}
+td,th{border:1px solid var(--line);padding:.3em .7em}
+td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
+tr:nth-child(even) td{background:#f8fafc}
+figure{margin:.5em 0 1.5em}figcaption{color:var(--muted);font-size:.9em;margin:0 0 .6em}
+img{max-width:100%;height:auto}
+p.note{color:var(--muted);font-style:italic}
+"""
+_NUMBER = re.compile(r"[-+]?[\d,]*\.?\d+(e[-+]?\d+)?( ± [\d.]+)?( (s|min|MB|kB))?")
+
+
+def _html(title, headline, summary, figures, details):
     e = html.escape
-    parts = ["<!doctype html><meta charset='utf-8'><title>tfopt report</title>"
-             "<style>body{font-family:sans-serif;max-width:70em;margin:auto}"
-             "table{border-collapse:collapse;font-size:.85em}td,th{border:1px solid #ccc;"
-             "padding:2px 6px}</style>", f"<h1>{e(title)}</h1>"]
-    for name, header, rows in sections:
-        parts.append(f"<h2>{e(name)}</h2><table><tr>"
-                     + "".join(f"<th>{e(h)}</th>" for h in header) + "</tr>"
-                     + "".join("<tr>" + "".join(f"<td>{e(str(c))}</td>" for c in row) + "</tr>"
-                               for row in rows) + "</table>")
-    for name, png in figures.items():
-        data = base64.b64encode(png).decode()
-        parts.append(f"<h2>{e(name)}</h2><img alt='{e(name)}' src='data:image/png;base64,{data}'>")
+    parts = [f"<!doctype html><meta charset='utf-8'><title>{e(title)}</title>"
+             f"<style>{STYLE}</style>", f"<h1>{e(title)}</h1>", "<div class='headline'>"
+             + "".join(f"<div><span>{e(label)}</span><b>{e(value)}</b></div>"
+                       for label, value in headline) + "</div>"]
+    parts += [_html_table(name, header, rows) for name, header, rows in summary]
+    for figure in figures:
+        parts.append(f"<h2>{e(figure.title)}</h2>")
+        if figure.png:
+            data = base64.b64encode(figure.png).decode()
+            parts.append(f"<figure><figcaption>{e(figure.caption)}</figcaption><img alt="
+                         f"'{e(figure.title)}' src='data:image/png;base64,{data}'></figure>")
+        else:
+            parts.append(f"<p class='note'>{e(figure.caption)}</p>")
+    parts += [_html_table(name, header, rows) for name, header, rows in details]
     return "\n".join(parts) + "\n"
+
+
+def _html_table(name, header, rows):
+    e = html.escape
+
+    def cell(value):
+        text = str(value)
+        # numbers right-aligned in columns of figures, not in a two-column list of settings
+        kind = " class='num'" if len(header) > 2 and _NUMBER.fullmatch(text) else ""
+        return f"<td{kind}>{e(text)}</td>"
+
+    return (f"<h2>{e(name)}</h2><table><tr>" + "".join(f"<th>{e(h)}</th>" for h in header)
+            + "</tr>" + "".join("<tr>" + "".join(cell(c) for c in row) + "</tr>" for row in rows)
+            + "</table>")

@@ -9,7 +9,7 @@ from tfopt import __version__
 from tfopt.durable import write_json
 from tfopt.results.final import best_epochs
 from tfopt.results.importance import as_markdown, hyperparameter_importance
-from tfopt.results.loading import RESULTS_FORMAT
+from tfopt.results.loading import RESULTS_FORMAT, STATS_COLUMNS
 from tfopt.results.metrics import classification_metrics, confidently_wrong
 from tfopt.tuning.tuners import trial_stats, tuned_values
 
@@ -25,22 +25,21 @@ def write_summary_text(log_dir, tag, markdown):
 
 def write_trials_csv(tuner, path):
     """One row per trial: id, status, every hyperparameter, objective, best epoch
-    (counted from scratch, as retraining uses it), epochs run and seconds."""
+    (counted from scratch, as retraining uses it), epochs run, seconds, when it ended
+    (Unix time) and whether early stopping or the budget ended its training."""
     trials = [tuner.oracle.trials[i] for i in sorted(tuner.oracle.trials)]
     names = sorted({name for t in trials for name in tuned_values(t.hyperparameters)})
     stats = trial_stats(tuner)
     objective = tuner.oracle.objective.name
     with open(path, "w", newline="") as f:
         writer = csv.writer(f)
-        writer.writerow(["trial_id", "status", *names, objective, "best_epoch", "epochs_run",
-                         "seconds"])
+        writer.writerow(["trial_id", "status", *names, objective, "best_epoch", *STATS_COLUMNS])
         for t in trials:
             values = t.hyperparameters.values
             scored = t.score is not None
             writer.writerow([t.trial_id, t.status, *(values.get(n, "") for n in names),
                              t.score if scored else "", best_epochs(t) if scored else "",
-                             stats.get(t.trial_id, {}).get("epochs_run", ""),
-                             stats.get(t.trial_id, {}).get("seconds", "")])
+                             *(stats.get(t.trial_id, {}).get(c, "") for c in STATS_COLUMNS)])
 
 
 def cross_validation(tuner, folds, best_trial):

@@ -22,7 +22,7 @@ def trial_callbacks(log_dir, *, objective="val_accuracy", patience=PATIENCE):
     """EarlyStopping with best-weight restore, TensorBoard, and a NaN/inf check.
 
     keras-tuner gives each trial its own TensorBoard folder under `log_dir`
-    (`<trial_id>/execution0/{train,validation}`) and writes the HParams
+    (`trial_<id>/{train,validation}`) and writes the HParams
     dashboard data next to it.
     """
     return [

@@ -128,14 +128,26 @@ class TensorBoard(keras.callbacks.TensorBoard):
         return self._summary_module
 
 
+def trial_log_name(trial_id):
+    """The TensorBoard run folder of a trial under the search's `logs/`."""
+    return f"trial_{trial_id}"
+
+
 class TrialLogs:
     """Tuner mixin: per-trial TensorBoard folders and HParams on every Keras backend.
 
     keras-tuner gives each `TensorBoard` callback the folder
     `<log_dir>/<trial_id>/execution<k>` and adds an HParams callback only with
     the TensorFlow backend (`Tuner._configure_tensorboard_dir`); this does the
-    same on the others, writing HParams without TensorFlow.
+    same on the others, writing HParams without TensorFlow. The folder is
+    `<log_dir>/trial_<trial_id>` instead, so TensorBoard's run names say which
+    trial they are (`trial_03/train`); an `execution` other than 0 (a
+    cross-validation fold's name) adds a level: `trial_03/fold_2/validation`.
     """
+
+    def _get_tensorboard_dir(self, logdir, trial_id, execution):
+        run = pathlib.Path(logdir) / trial_log_name(trial_id)
+        return str(run if execution == 0 else run / str(execution))
 
     def _configure_tensorboard_dir(self, callbacks, trial, execution=0):
         if keras.backend.backend() == "tensorflow":

@@ -40,9 +40,10 @@ _compat.require_hooks(kt.Oracle, "_random_values", "_get_trial_dir", "_get_oracl
 
 
 class _Progress:
-    """Prints "trial k of N" with the trial's hyperparameters and the best score so far,
-    and records each trial's epochs run, seconds, seconds inside training steps and
-    recomputing BatchNormalization statistics, and the process's peak memory in
+    """Prints "trial <id> (k of N)" with the trial's hyperparameters and the best score so far,
+    and records each trial's epochs run, seconds, when it ended, whether it stopped before
+    its planned epochs, seconds inside training steps and recomputing BatchNormalization
+    statistics, and the process's peak memory in
     `<project>/trial_stats.json`."""
 
     planned_trials = None
@@ -63,9 +64,11 @@ class _Progress:
         resumed = trial.hyperparameters.values.get("tuner/trial_id")
         note = f", epochs {trial.hyperparameters.values['tuner/initial_epoch']}->{epochs}" \
             f" continuing trial {resumed}" if resumed else ""
-        self._trial_number = done + 1
-        logger.info(f"trial {done + 1}{of} (id {trial.trial_id}{note}): "
+        # a trial is named by its id everywhere (files, TensorBoard, messages); "k of N"
+        # only counts progress
+        logger.info(f"trial {trial.trial_id} ({done + 1}{of}{note}): "
                     + ", ".join(f"{k}={_short(v)}" for k, v in values.items()))
+        self._trial_stopped_early = False
         self._trial_started = time.monotonic()
         self._calibration_started = getattr(self.hypermodel, "calibration_seconds", 0.0)
         self._epochs_run = 0
@@ -75,12 +78,17 @@ class _Progress:
     def on_epoch_end(self, trial, model, epoch, logs=None):
         super().on_epoch_end(trial, model, epoch, logs=logs)
         self._epochs_run += 1
+        # keras-tuner's callback runs after the search's own, so EarlyStopping (or the
+        # budget) has already said whether this epoch is the last
+        self._trial_stopped_early = bool(getattr(model, "stop_training", False))
 
     def on_trial_end(self, trial):
         seconds = time.monotonic() - self._trial_started
         path = pathlib.Path(self.project_dir, stats_file(self.tuner_id))  # this process's own
         stats = read_json_or(path, {})
         stats[trial.trial_id] = {"epochs_run": self._epochs_run, "seconds": round(seconds, 2),
+                                 "ended_at": round(time.time(), 2),
+                                 "stopped_early": self._trial_stopped_early,
                                  "step_seconds": self.step_clock and round(self.step_clock.total, 2),
                                  "peak_rss_mb": peak_rss_mb(),
                                  "calibration_seconds": round(getattr(
@@ -102,7 +110,7 @@ class _Progress:
         score = f"failed ({trial.message})" if ended.score is None else f"{ended.score:.4f}"
         best = self.oracle.get_best_trials(1)
         best_score = f"{best[0].score:.4f} (trial {best[0].trial_id})" if best else "none yet"
-        logger.info(f"trial {self._trial_number} (id {trial.trial_id}) done: "
+        logger.info(f"trial {trial.trial_id} done: "
                     f"{self.oracle.objective.name}={score} in "
                     f"{seconds:.0f}s; best so far {best_score}")
 
@@ -325,7 +333,7 @@ class _CrossValidated:
     configuration from scratch on each fold and keras-tuner scores it by the mean of the
     folds' best validation scores (as it averages `executions_per_trial`); the search's own
     training and validation data are not used. Each fold logs to its own TensorBoard run
-    (`<trial>/execution<k>`), and `fold_scores` keeps the folds' scores by trial id."""
+    (`trial_<id>/fold_<k>`), and `fold_scores` keeps the folds' scores by trial id."""
 
     folds = None
 
@@ -361,7 +369,7 @@ class _CrossValidated:
     def _configure_tensorboard_dir(self, callbacks, trial, execution=0):
         fold = getattr(self, "_fold", None)
         return super()._configure_tensorboard_dir(callbacks, trial,
-                                                  execution if fold is None else fold)
+                                                  execution if fold is None else f"fold_{fold + 1}")
 
 
 class Tuner(_Progress, _CrossValidated, ResumableTuner, _KeepsDtypePolicy, TrialLogs, kt.Tuner):
