@@ -174,7 +174,8 @@ def _curves(run_dir, top):
         elif not logs.is_dir():  # runs written before the trial_<id> names
             logs = run_dir / "logs" / row["trial_id"] / "execution0"
         curves[row["trial_id"]] = {
-            **{part: read_scalars(logs / part, "epoch_accuracy") for part in ("train", "validation")},
+            **{part: read_scalars(logs / part, "epoch_accuracy")
+               for part in ("train", "validation")},
             "best_epoch": int(row["best_epoch"]) if row["best_epoch"] else None,
             "stopped_early": row.get("stopped_early") == "True"}
     return curves

@@ -368,8 +368,8 @@ class _CrossValidated:
 
     def _configure_tensorboard_dir(self, callbacks, trial, execution=0):
         fold = getattr(self, "_fold", None)
-        return super()._configure_tensorboard_dir(callbacks, trial,
-                                                  execution if fold is None else f"fold_{fold + 1}")
+        run = execution if fold is None else f"fold_{fold + 1}"  # TensorBoard's run name
+        return super()._configure_tensorboard_dir(callbacks, trial, run)
 
 
 class Tuner(_Progress, _CrossValidated, ResumableTuner, _KeepsDtypePolicy, TrialLogs, kt.Tuner):
