@@ -4,6 +4,7 @@ import dataclasses
 import json
 import re
 import os
+import shutil
 import subprocess
 import sys
 
@@ -127,6 +128,30 @@ def test_subprocess_smoke_bad_input_has_no_traceback(tmp_path):
     assert done.returncode == 2
     assert done.stderr.strip() == ("tfopt: error: Unknown tuner 'annealing'. Known tuners: "
                                    "bayesian, grid, hyperband, random.")
+
+
+def _quiet_env():
+    """The environment of a user who set nothing: TensorFlow's start-up lines not asked for."""
+    return {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+
+
+def test_an_unknown_hyperparameter_is_one_line_without_tensorflows_start_up_lines():
+    # checking --set's names loads the family's space, and with it TensorFlow
+    done = subprocess.run([sys.executable, "-m", "tfopt", "search", "--task", "digits", "--set",
+                           "lr=1e-4..1e-2:log"], capture_output=True, text=True,
+                          env=_quiet_env(), timeout=300)
+    assert done.returncode == 2
+    assert done.stderr.startswith("tfopt: error: Unknown hyperparameter 'lr'. Known "
+                                  "hyperparameters: ") and len(done.stderr.splitlines()) == 1
+
+
+def test_report_rebuilds_without_tensorflows_start_up_lines(finished_run, tmp_path):
+    copy = tmp_path / "copy"
+    shutil.copytree(finished_run.run_dir, copy)
+    done = subprocess.run([sys.executable, "-m", "tfopt", "report", str(copy)],
+                          capture_output=True, text=True, env=_quiet_env(), timeout=300)
+    assert done.returncode == 0 and done.stderr == ""
+    assert done.stdout.splitlines() == [str(copy / "report.md"), str(copy / "report.html")]
 
 
 def test_space_prints_the_familys_table_and_yaml(capsys):

@@ -207,6 +207,9 @@ def _load_space(space):
 
 def validate_space(model, space):
     """Checks `space` against the family's declared search space (raises InputError)."""
+    from tfopt.backend import import_tensorflow_quietly
+
+    import_tensorflow_quietly()  # the family's space is declared with Keras
     from tfopt.tuning.hypermodels import base_space
     from tfopt.tuning.space import apply_space
 
