@@ -160,8 +160,10 @@ def load(config, source):
         splits.notes += finetune.match_images(splits, source.network.input_shape[1:])
     settings = infer_settings(splits, class_weights=config.class_weights,
                               objective=config.objective)
-    logger.info(f"data: {splits.source}; splits {splits.sizes()}, {splits.num_classes} "
-                f"classes, input {splits.input_shape}")
+    sizes = splits.sizes()
+    logger.info(f"data: {splits.source}; train {sizes['train']:,}, validation {sizes['val']:,}, "
+                f"test {sizes['test']:,}; {splits.num_classes} classes, input "
+                + "x".join(map(str, splits.input_shape)))
     for line in describe_settings(splits, settings, config.model,
                                   model_given=bool(config.model_given)):
         logger.info(line)

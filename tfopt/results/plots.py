@@ -210,7 +210,8 @@ def trial_times(trial_ids, seconds):
     ax.bar([str(t) for t in trial_ids], seconds, color="#4a7bb7")
     ax.set_xlabel("trial")
     ax.set_ylabel("seconds")
-    ax.tick_params(axis="x", labelrotation=90, labelsize=6)
+    many = len(trial_ids) > 12
+    ax.tick_params(axis="x", labelrotation=90 if many else 0, labelsize=6 if many else 8)
     return _png(figure)
 
 
