@@ -58,7 +58,18 @@ def test_parallel_coordinates_draw_one_line_a_trial_coloured_by_score(figures):
     lines = [line for line in figure.axes[0].get_lines() if line.get_gid() == "trial"]
     assert len(lines) == 2
     assert list(lines[-1].get_ydata()) == [0.0, 0.0]  # the best (0.9) drawn last, on top
-    assert figure.axes[1].get_ylabel() == "validation val_accuracy"  # the colour bar
+    assert figure.axes[1].get_ylabel() == "validation accuracy"  # the colour bar
+    loss = plots.parallel_coordinates(rows, ["lr", "optimizer"], [0.9, 0.5], "val_loss", "min")
+    lines = [line for line in loss.axes[0].get_lines() if line.get_gid() == "trial"]
+    assert list(lines[-1].get_ydata()) == [1.0, 1.0]  # the lowest loss (0.5) on top
+
+
+def test_a_hyperparameter_a_trial_did_not_use_leaves_a_gap():
+    positions, ticks = plots._axis_positions([1e-4, "", 1e-2])
+    np.testing.assert_allclose(positions, [0.0, np.nan, 1.0])
+    assert ticks == [(0.0, "0.0001"), (1.0, "0.01")]  # still numbers, in numeric order
+    positions, _ = plots._axis_positions(["adam", None, "sgd"])
+    np.testing.assert_allclose(positions, [0.0, np.nan, 1.0])
 
 
 def test_the_confusion_matrix_writes_counts_readably(figures):

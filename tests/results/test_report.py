@@ -65,10 +65,11 @@ def test_history_times_come_from_when_trials_ended():
 
     trials = [{"trial_id": "1", "val_accuracy": "0.8", "seconds": "60", "ended_at": "1180"},
               {"trial_id": "0", "val_accuracy": "", "seconds": "30", "ended_at": "1030"}]
-    assert _history(trials, "val_accuracy") == [("0", 0.5, None), ("1", 3.0, 0.8)]
-    for row in trials:  # a run written before trials.csv had ended_at: seconds added up
-        row["ended_at"] = ""
-    assert _history(trials, "val_accuracy") == [("0", 0.5, None), ("1", 1.5, 0.8)]
+    assert _history(trials, "val_accuracy") == ([("0", 0.5, None), ("1", 3.0, 0.8)], True)
+    trials[0]["ended_at"] = ""  # a run written before trials.csv had ended_at: seconds added up
+    assert _history(trials, "val_accuracy") == ([("0", 0.5, None), ("1", 1.5, 0.8)], False)
+    trials.append({"trial_id": "10", "val_accuracy": "0.9", "seconds": "30", "ended_at": ""})
+    assert [row[0] for row in _history(trials, "val_accuracy")[0]] == ["0", "1", "10"]
 
 
 def test_importance_and_hyperparameter_plots_say_in_one_line_why_they_are_missing():

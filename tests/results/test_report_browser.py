@@ -1,6 +1,7 @@
 """report.html in a real browser: headless Chromium (Debian's `chromium`, which `.ci/run`
 installs) loads the page, and every plot must decode as an image."""
 
+import html
 import json
 import os
 import re
@@ -46,7 +47,7 @@ def test_every_plot_of_the_report_loads_in_chromium(finished_run, tmp_path):
     done = _render(chromium, page, tmp_path / "profile", "--dump-dom")
     found = re.search(r'<pre id="browser-check">(.*?)</pre>', done.stdout, re.S)
     assert found, done.stderr[-2000:]
-    check = json.loads(found.group(1).replace("&quot;", '"').replace("&amp;", "&"))
+    check = json.loads(html.unescape(found.group(1)))
     titles = [image["alt"] for image in check["images"]]
     assert titles == ["Optimization history", "Learning curves of the top trials",
                       "Confusion matrix (final model, test split)",

@@ -332,7 +332,7 @@ def test_a_restarted_chief_runs_no_trial_twice(tmp_path):
     chief = start(out, "--chief", port=port, lease="60")
     worker = start(out, "--worker", "1", port=port, lease="60")
     seen, seen_chief = [], []
-    wait_for_line(worker, "[tfopt] trial 2", seen)  # the second trial is running
+    wait_for_line(worker, " (2 of 4): ", seen)  # the second trial is running
     chief.kill()
     chief.wait()
     restarted = start(out, "--chief", port=port, lease="60")

@@ -2,6 +2,7 @@
 
 import json
 
+import keras
 import keras_tuner as kt
 import numpy as np
 import pytest
@@ -159,3 +160,32 @@ def test_cross_validation_does_not_combine_with_hyperband(tiny_images, tmp_path)
     with pytest.raises(InputError, match="hyperband"):
         make_tuner("hyperband", VGGHyperModel((8, 8, 1), 3), objective="val_accuracy",
                    directory=tmp_path, epochs=2, folds=make_folds(tiny_images, 2))
+
+
+class _StopAfter(keras.callbacks.Callback):
+    """Ends training after `epochs` epochs, as EarlyStopping or the budget would."""
+
+    def __init__(self, epochs):
+        super().__init__()
+        self.epochs = epochs
+
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch + 1 >= self.epochs:
+            self.model.stop_training = True
+
+
+@pytest.mark.parametrize("kind, stop_after, stopped_early", [
+    ("random", 1, True), ("random", 3, False),  # a stop at the last planned epoch is no early stop
+    ("hyperband", 1, True)])
+def test_trial_stats_say_when_a_trial_stopped_before_its_planned_epochs(
+        kind, stop_after, stopped_early, tiny_images, tmp_path):
+    tuner = make_tuner(kind, VGGHyperModel(tiny_images.input_shape, tiny_images.num_classes),
+                       objective="val_accuracy", directory=tmp_path, max_trials=1, epochs=3,
+                       seed=1)
+    tuner.search(to_dataset(tiny_images.x_train, tiny_images.y_train, "image"),
+                 validation_data=to_dataset(tiny_images.x_val, tiny_images.y_val, "image"),
+                 epochs=3, callbacks=[_StopAfter(stop_after)], verbose=0)
+    (stats,) = json.loads((tmp_path / "tuner" / "trial_stats.json").read_text()).values()
+    assert stats["epochs_run"] == min(stop_after, 3)
+    assert stats["stopped_early"] is stopped_early
+    assert stats["ended_at"] > 1.7e9  # Unix time

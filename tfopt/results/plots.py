@@ -61,10 +61,16 @@ def learning_curves(curves):
     return _png(figure)
 
 
-def optimization_history(trials, objective, direction):
+def objective_label(objective):
+    """"val_balanced_accuracy" -> "validation balanced accuracy"."""
+    return objective.replace("val_", "validation ", 1).replace("_", " ")
+
+
+def optimization_history(trials, objective, direction,
+                         time_axis="minutes since the first trial began"):
     """Each trial's score and the best so far, against trials (in the order they began) and
-    against minutes since the first began. `trials`: [(trial id, minutes at its end, score
-    or None)], in id order."""
+    against minutes (`time_axis` says which). `trials`: [(trial id, minutes at its end,
+    score or None)], in id order."""
     figure = _figure_only(9, 3.2)
     by_trial, by_time = figure.subplots(1, 2, sharey=True)
     scored = [(i, t, s) for i, (_, t, s) in enumerate(trials, start=1) if s is not None]
@@ -72,7 +78,7 @@ def optimization_history(trials, objective, direction):
         best = np.maximum.accumulate if direction == "max" else np.minimum.accumulate
         number, minutes, score = (np.asarray(column) for column in zip(*scored))
         for ax, x, label in ((by_trial, number, "trial (in the order they began)"),
-                             (by_time, minutes, "minutes since the first trial began")):
+                             (by_time, minutes, time_axis)):
             ax.scatter(x, score, s=18, color="#9ab", label="trial", zorder=2)
             order = np.argsort(x, kind="stable")
             ax.step(x[order], best(score[order]), where="post", color="#c33", linewidth=2,
@@ -80,15 +86,17 @@ def optimization_history(trials, objective, direction):
             ax.set_xlabel(label)
             ax.grid(alpha=0.3)
         by_trial.xaxis.set_major_locator(_integer_locator())
-        by_trial.set_ylabel(f"validation {objective}")
+        by_trial.set_ylabel(objective_label(objective))
         by_trial.legend(fontsize=7)
     return _png(figure)
 
 
-def parallel_coordinates(rows, names, scores, objective):
-    """One line a trial across one vertical axis a hyperparameter, coloured by its score.
-    `rows`: [{name: value}], `scores`: floats. Numbers that span two decades or more (a
-    learning rate) are on a log scale; words keep their order of first appearance."""
+def parallel_coordinates(rows, names, scores, objective, direction="max"):
+    """One line a trial across one vertical axis a hyperparameter, coloured by its score,
+    the best (by `direction`) drawn last, on top. `rows`: [{name: value}], `scores`:
+    floats. Numbers that span two decades or more (a learning rate) are on a log scale;
+    words keep their order of first appearance; a value missing ("" or None: a
+    conditional hyperparameter the trial did not use) leaves a gap in its line."""
     from matplotlib import colormaps
     from matplotlib.colors import ListedColormap, Normalize
 
@@ -100,7 +108,8 @@ def parallel_coordinates(rows, names, scores, objective):
     norm = Normalize(min(scores), max(scores) if max(scores) > min(scores) else min(scores) + 1)
     # viridis without its palest yellows, which vanish on white
     cmap = ListedColormap(colormaps["viridis"](np.linspace(0, 0.85, 256)))
-    for k in np.argsort(scores):  # the best drawn last, on top
+    order = np.argsort(scores, kind="stable")
+    for k in order if direction == "max" else order[::-1]:  # the best drawn last, on top
         ax.plot(range(len(names)), [positions[name][k] for name in names],
                 color=cmap(norm(scores[k])), alpha=0.85, linewidth=1.6, gid="trial")
     for x, name in enumerate(names):
@@ -114,27 +123,30 @@ def parallel_coordinates(rows, names, scores, objective):
     for side in ("top", "right", "left"):
         ax.spines[side].set_visible(False)
     colourbar = figure.colorbar(_scalar_mappable(cmap, norm), ax=ax, pad=0.02)
-    colourbar.set_label(f"validation {objective}")
+    colourbar.set_label(objective_label(objective))
     return _png(figure)
 
 
 def _axis_positions(values):
-    """Positions in [0, 1] of one hyperparameter's values, and (position, label) ticks."""
-    numbers = [v for v in values if isinstance(v, (int, float)) and not isinstance(v, bool)]
-    if len(numbers) == len(values):
-        array = np.asarray(values, dtype="float64")
-        log = array.min() > 0 and array.max() / array.min() >= 100
+    """Positions in [0, 1] of one hyperparameter's values (NaN where missing), and
+    (position, label) ticks."""
+    present = [v for v in values if v not in ("", None)]
+    if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in present):
+        array = np.asarray([np.nan if v in ("", None) else v for v in values], dtype="float64")
+        low, high = np.nanmin(array), np.nanmax(array)
+        log = low > 0 and high / low >= 100
         scaled = np.log10(array) if log else array
-        low, high = scaled.min(), scaled.max()
-        span = high - low or 1.0
-        positions = (scaled - low) / span if high > low else np.full(len(array), 0.5)
-        ticks = [(float(positions[int(np.argmin(array))]), f"{array.min():.3g}"),
-                 (float(positions[int(np.argmax(array))]), f"{array.max():.3g}")]
-        return positions, ticks if high > low else ticks[:1]
-    words = list(dict.fromkeys(str(v) for v in values))
+        lowest, highest = np.nanmin(scaled), np.nanmax(scaled)
+        positions = (scaled - lowest) / (highest - lowest) if highest > lowest else \
+            np.where(np.isnan(array), np.nan, 0.5)
+        ticks = [(0.0, f"{low:.3g}"), (1.0, f"{high:.3g}")] if highest > lowest else \
+            [(0.5, f"{low:.3g}")]
+        return positions, ticks
+    words = list(dict.fromkeys(str(v) for v in present))
     step = 1.0 / (len(words) - 1) if len(words) > 1 else 0.0
     place = {w: (i * step if len(words) > 1 else 0.5) for i, w in enumerate(words)}
-    return np.asarray([place[str(v)] for v in values]), [(place[w], w) for w in words]
+    return np.asarray([np.nan if v in ("", None) else place[str(v)] for v in values]), \
+        [(place[w], w) for w in words]
 
 
 def _scalar_mappable(cmap, norm):
@@ -169,7 +181,7 @@ def confusion(matrix, class_names):
     matrix = np.asarray(matrix)
     n = len(class_names)
     side = min(11.0, max(4.0, 0.45 * n + 1.5))
-    font = 11 if n <= 12 else 8
+    font = 11 if n <= 12 else 8 if n <= 25 else 6
     figure, ax = _figure(side + 1, side)
     shares = matrix / np.maximum(matrix.sum(axis=1, keepdims=True), 1)
     image = ax.imshow(shares, cmap="Blues", vmin=0, vmax=1)

@@ -1,9 +1,7 @@
 """`tfopt report RUN_DIR`: report.md and a self-contained report.html with inlined plots;
 `tfopt report --compare RUN_A RUN_B ...`: runs side by side."""
 
-import base64
 import csv
-import html
 import json
 import pathlib
 import re
@@ -12,8 +10,7 @@ from typing import NamedTuple, Optional
 import numpy as np
 
 from tfopt.choices import objective_direction
-from tfopt.results import plots
-from tfopt.results.importance import MIN_TRIALS
+from tfopt.results import page, plots
 from tfopt.results.loading import STATS_COLUMNS, ensemble_label, load_results
 
 TOP_CURVES = 3
@@ -50,8 +47,8 @@ def build_report(run_dir, *, tensorboard=False):
     summary, details = _sections(results, trials)
     md_path, html_path = run_dir / "report.md", run_dir / "report.html"
     title = f"tfopt report: {results['task']} / {results['model']} / {results['tuner']}"
-    md_path.write_text(_markdown(title, summary + details, figures))
-    html_path.write_text(_html(title, _headline(results), summary, figures, details))
+    md_path.write_text(page.markdown(title, summary + details, figures))
+    html_path.write_text(page.html_page(title, _headline(results), summary, figures, details))
     return md_path, html_path
 
 
@@ -61,15 +58,14 @@ def _figures(run_dir, results, trials):
     metrics, objective = results["test_metrics"], results["objective"]
     completed = [t for t in trials if t["status"] == "COMPLETED" and t[objective] != ""]
     return [
-        Figure("Optimization history", plots.optimization_history(
-            _history(trials, objective), objective, objective_direction(objective)),
-            f"Validation {objective} of each trial (dots) and the best so far (line), against "
-            "the trials in the order they began and against wall time."),
+        _history_figure(trials, objective),
         Figure("Learning curves of the top trials", plots.learning_curves(
             _curves(run_dir, trials[:TOP_CURVES])),
             "Accuracy per epoch (validation solid, training dashed); a star marks the epoch "
             "whose weights the trial kept, a cross a trial that early stopping or the budget "
-            "ended before its planned epochs."),
+            "ended before its planned epochs"
+            + (" (with cross-validation: the first fold's curves)." if results.get("cv")
+               else ".")),
         Figure("Confusion matrix (final model, test split)", plots.confusion(
             metrics["confusion_matrix"], results["class_names"]),
             "Counts of test examples by true class (rows) and predicted class (columns); the "
@@ -87,36 +83,53 @@ def _figures(run_dir, results, trials):
     ]
 
 
+def _history_figure(trials, objective):
+    points, clocked = _history(trials, objective)
+    time_axis = "minutes since the first trial began" if clocked else \
+        "minutes of trial time, added up"
+    return Figure("Optimization history", plots.optimization_history(
+        points, objective, objective_direction(objective), time_axis=time_axis),
+        f"{plots.objective_label(objective).capitalize()} of each trial (dots) and the best so "
+        f"far (line), against the trials in the order they began and against {time_axis}.")
+
+
 def _history(trials, objective):
-    """[(trial id, minutes from the first trial's start to this one's end, score or None)]
-    by id; runs written before trials.csv had `ended_at` add up the trials' seconds."""
+    """([(trial id, minutes at its end, score or None)] by id, whether the minutes are wall
+    time). Wall time runs from the first trial's start to each one's end; where a trial has
+    no `ended_at` (runs written before trials.csv had it, a trial that never ran) the
+    trials' seconds are added up instead."""
     rows = _by_id(trials)
     seconds = [float(t["seconds"] or 0) for t in rows]
     ended = [t.get("ended_at") or "" for t in rows]
-    if rows and all(ended):
+    clocked = bool(rows) and all(ended)
+    if clocked:
         start = min(float(e) - s for e, s in zip(ended, seconds))
         minutes = [(float(e) - start) / 60 for e in ended]
     else:
         minutes = list(np.cumsum(seconds) / 60)
     return [(t["trial_id"], m, float(t[objective]) if t[objective] != "" else None)
-            for t, m in zip(rows, minutes)]
+            for t, m in zip(rows, minutes)], clocked
 
 
 def _parallel_figure(completed, objective):
     title = "Hyperparameters of the trials"
-    names = [n for n in _hyperparameter_names(completed)
+    names = [n for n in _hyperparameter_names(completed, objective)
              if len({t[n] for t in completed}) > 1]
     if len(completed) < 2 or not names:
         return Figure(title, None, f"Not drawn: it needs two or more completed trials whose "
                                    f"hyperparameters differ ({len(completed)} completed).")
     rows = [{n: _value(t[n]) for n in names} for t in completed]
     return Figure(title, plots.parallel_coordinates(
-        rows, names, [float(t[objective]) for t in completed], objective),
+        rows, names, [float(t[objective]) for t in completed], objective,
+        objective_direction(objective)),
         f"One line a completed trial across the hyperparameters that differed between "
-        f"trials, coloured by validation {objective}; the best trial is drawn on top.")
+        f"trials, coloured by {plots.objective_label(objective)}; the best trial is drawn on "
+        f"top; a gap where a trial did not use a hyperparameter.")
 
 
 def _importance_figure(shares, completed):
+    from tfopt.results.importance import MIN_TRIALS  # here: it loads scikit-learn's forests
+
     title = "Hyperparameter importance"
     if not shares:
         return Figure(title, None, f"Not computed: it needs at least {MIN_TRIALS} completed "
@@ -144,7 +157,7 @@ def compare(run_dirs):
                      f"{r['objective']} {r['best_validation_score']:.4f}", r["final_model"],
                      f"{r['test_accuracy']:.4f}", f"{r['checkpoint']['test_accuracy']:.4f}",
                      f"{r['wall_time_seconds'] / 60:.1f}"])
-    return _table(header, rows)
+    return page.table(header, rows)
 
 
 def _sorted_trials(run_dir, objective):
@@ -156,7 +169,8 @@ def _sorted_trials(run_dir, objective):
 
 
 def _by_id(trials):
-    return sorted(trials, key=lambda row: row["trial_id"])
+    """In the order trials began (ids are numbers; a resumed search may pad them wider)."""
+    return sorted(trials, key=lambda row: int(row["trial_id"]))
 
 
 def _curves(run_dir, top):
@@ -181,13 +195,10 @@ def _curves(run_dir, top):
     return curves
 
 
-def _hyperparameter_names(trials):
+def _hyperparameter_names(trials, objective):
     """trials.csv's hyperparameter columns: all but the id, status, scores and statistics."""
-    fixed = {"trial_id", "status", "best_epoch", *STATS_COLUMNS}
-    names = list(trials[0]) if trials else []
-    # the objective is the column just before best_epoch
-    objective = names[names.index("best_epoch") - 1] if "best_epoch" in names else None
-    return [n for n in names if n not in fixed and n != objective]
+    fixed = {"trial_id", "status", objective, "best_epoch", *STATS_COLUMNS}
+    return [n for n in (trials[0] if trials else ()) if n not in fixed]
 
 
 def _value(text):
@@ -206,7 +217,7 @@ def _headline(results):
              f"{results['best_validation_score']:.4f}"),
             ("trials", f"{results['trials_run']}" + (f" ({results['trials_failed']} failed)"
                                                       if results["trials_failed"] else "")),
-            ("wall time", _duration(results["wall_time_seconds"])),
+            ("wall time", page.duration(results["wall_time_seconds"])),
             ("examples: train / validation / test",
              " / ".join(f"{sizes.get(k, 0):,}" for k in ("train", "val", "test")))]
 
@@ -222,7 +233,7 @@ def _sections(results, trials):
         ["final model", results["final_model"]],
         ["test accuracy", f"{metrics['accuracy']:.4f}"],
         ["test macro F1", f"{metrics['macro_f1']:.4f}"],
-        ["test ROC-AUC", _score(metrics["roc_auc"])],
+        ["test ROC-AUC", page.score(metrics["roc_auc"])],
         ["test log-loss", f"{metrics['log_loss']:.4f}"],
         ["expected calibration error", f"{metrics['expected_calibration_error']:.4f}"]]))
     summary.append(("Candidates side by side (test split)",
@@ -240,18 +251,18 @@ def _sections(results, trials):
                         [[w["text"], w["true"], w["predicted"], f"{w['probability']:.3f}"]
                          for w in results["confidently_wrong"]]))
     details.append(("Exports", ["format", "file", "size", "test accuracy"],
-                    [[e["format"], e["path"], _size(e["bytes"]), f"{e['test_accuracy']:.4f}"]
+                    [[e["format"], e["path"], page.size(e["bytes"]), f"{e['test_accuracy']:.4f}"]
                      for e in results["exports"]]))
     return summary, details
 
 
 def _trials_section(trials, objective):
-    names = _hyperparameter_names(trials)
+    names = _hyperparameter_names(trials, objective)
     return ("Trials, best first",
             ["trial", "status", objective, "best epoch", "epochs", "seconds", *names],
-            [[t["trial_id"], t["status"], _fmt(t[objective]), t["best_epoch"],
+            [[t["trial_id"], t["status"], page.fmt(t[objective]), t["best_epoch"],
               t["epochs_run"] + (" (stopped early)" if t.get("stopped_early") == "True" else ""),
-              _seconds(t["seconds"]), *(_fmt(t[n]) for n in names)] for t in trials])
+              page.trial_seconds(t["seconds"]), *(page.fmt(t[n]) for n in names)] for t in trials])
 
 
 def _run_rows(results):
@@ -264,7 +275,7 @@ def _run_rows(results):
             ["dtype policy", results["dtype_policy"]],
             ["trials", f"{results['trials_run']} run, {results['trials_failed']} failed"],
             ["final model", results["final_model"]],
-            ["wall time", _duration(results["wall_time_seconds"])],
+            ["wall time", page.duration(results["wall_time_seconds"])],
             ["tfopt version", results["tfopt_version"]]]
 
 
@@ -358,113 +369,6 @@ def _candidate_rows(results):
         label = "averaged" if name == "ensemble" and results["final_model"] == "averaged" \
             else name
         rows.append([CANDIDATE_NAMES[label], trained_on, str(epochs), f"{scores['accuracy']:.4f}",
-                     f"{scores['macro_f1']:.4f}", _score(scores["roc_auc"]),
+                     f"{scores['macro_f1']:.4f}", page.score(scores["roc_auc"]),
                      f"{scores['log_loss']:.4f}", f"{scores['expected_calibration_error']:.4f}"])
     return rows
-
-
-def _fmt(value):
-    """A table cell: whole numbers with thousands separators, others to 4 significant digits."""
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return str(value)
-    if number.is_integer() and abs(number) < 1e15:
-        return f"{int(number):,}"
-    return f"{number:.4g}"
-
-
-def _seconds(value):
-    if value in ("", None):
-        return ""
-    seconds = float(value)
-    return f"{seconds:,.0f}" if seconds >= 100 else f"{seconds:.1f}"
-
-
-def _duration(seconds):
-    seconds = float(seconds)
-    if seconds < 60:
-        return f"{seconds:.0f} s"
-    if seconds < 3600:
-        return f"{seconds // 60:.0f} min {seconds % 60:.0f} s"
-    return f"{seconds // 3600:.0f} h {seconds % 3600 / 60:.0f} min"
-
-
-def _score(value):
-    return "n/a" if value is None else f"{value:.4f}"
-
-
-def _size(num_bytes):
-    return f"{num_bytes / 1e6:,.2f} MB" if num_bytes >= 1e6 else f"{num_bytes / 1e3:.1f} kB"
-
-
-def _table(header, rows):
-    def line(cells):
-        return "| " + " | ".join(str(c).replace("|", "\\|").replace("\n", " ")
-                                 for c in cells) + " |"
-
-    return "\n".join([line(header), "|" + "---|" * len(header)] + [line(r) for r in rows]) + "\n"
-
-
-def _markdown(title, sections, figures):
-    parts = [f"# {title}\n"]
-    parts += [f"## {name}\n\n{_table(header, rows)}" for name, header, rows in sections]
-    drawn = [f.title for f in figures if f.png]
-    parts.append("## Plots\n\nIn report.html: " + "; ".join(drawn) + ".\n")
-    parts += [f"{f.title}: {f.caption}\n" for f in figures if not f.png]
-    return "\n".join(parts)
-
-
-STYLE = """
-:root{--ink:#1f2933;--muted:#52606d;--line:#d9e2ec;--head:#eef3f8;--accent:#2f6fb0}
-body{font:15px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:var(--ink);
-max-width:76em;margin:2em auto;padding:0 1.5em}
-h1{font-size:1.5em;margin:0 0 .6em}
-h2{font-size:1.15em;margin:2em 0 .5em;padding-bottom:.2em;border-bottom:2px solid var(--line)}
-.headline{display:flex;flex-wrap:wrap;gap:.8em;margin:1em 0 1.5em}
-.headline div{background:var(--head);border-radius:6px;padding:.5em 1em;min-width:8em}
-.headline span{display:block;color:var(--muted);font-size:.85em}
-.headline b{font-size:1.35em;color:var(--accent)}
-table{border-collapse:collapse;font-size:.88em;margin:.5em 0;display:block;overflow-x:auto}
-th{background:var(--head);text-align:left;font-weight:600}
-td,th{border:1px solid var(--line);padding:.3em .7em}
-td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
-tr:nth-child(even) td{background:#f8fafc}
-figure{margin:.5em 0 1.5em}figcaption{color:var(--muted);font-size:.9em;margin:0 0 .6em}
-img{max-width:100%;height:auto}
-p.note{color:var(--muted);font-style:italic}
-"""
-_NUMBER = re.compile(r"[-+]?[\d,]*\.?\d+(e[-+]?\d+)?( ± [\d.]+)?( (s|min|MB|kB))?")
-
-
-def _html(title, headline, summary, figures, details):
-    e = html.escape
-    parts = [f"<!doctype html><meta charset='utf-8'><title>{e(title)}</title>"
-             f"<style>{STYLE}</style>", f"<h1>{e(title)}</h1>", "<div class='headline'>"
-             + "".join(f"<div><span>{e(label)}</span><b>{e(value)}</b></div>"
-                       for label, value in headline) + "</div>"]
-    parts += [_html_table(name, header, rows) for name, header, rows in summary]
-    for figure in figures:
-        parts.append(f"<h2>{e(figure.title)}</h2>")
-        if figure.png:
-            data = base64.b64encode(figure.png).decode()
-            parts.append(f"<figure><figcaption>{e(figure.caption)}</figcaption><img alt="
-                         f"'{e(figure.title)}' src='data:image/png;base64,{data}'></figure>")
-        else:
-            parts.append(f"<p class='note'>{e(figure.caption)}</p>")
-    parts += [_html_table(name, header, rows) for name, header, rows in details]
-    return "\n".join(parts) + "\n"
-
-
-def _html_table(name, header, rows):
-    e = html.escape
-
-    def cell(value):
-        text = str(value)
-        # numbers right-aligned in columns of figures, not in a two-column list of settings
-        kind = " class='num'" if len(header) > 2 and _NUMBER.fullmatch(text) else ""
-        return f"<td{kind}>{e(text)}</td>"
-
-    return (f"<h2>{e(name)}</h2><table><tr>" + "".join(f"<th>{e(h)}</th>" for h in header)
-            + "</tr>" + "".join("<tr>" + "".join(cell(c) for c in row) + "</tr>" for row in rows)
-            + "</table>")

@@ -19,7 +19,7 @@ import keras
 from tfopt.backend import notice
 
 __all__ = ["EventWriter", "HParams", "TensorBoard", "TrialLogs", "read_scalars",
-           "tensorboard_callback", "write_images", "write_text"]
+           "tensorboard_callback", "trial_log_name", "write_images", "write_text"]
 
 NO_TENSORBOARD = ("TensorBoard is not installed: no TensorBoard logs or learning curves "
                   "(pip install tensorboard to get them)")

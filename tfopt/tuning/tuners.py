@@ -33,8 +33,8 @@ DRAWS = 5
 # keras-tuner's private methods that the classes below and their mixins (tfopt.tuning.recovery,
 # tfopt.training.tensorboard_logs) override or call.
 _compat.require_hooks(kt.Tuner, "_try_build", "_build_hypermodel", "_try_run_and_update_trial",
-                      "_configure_tensorboard_dir", "_is_worker", "_get_tuner_fname",
-                      "_get_checkpoint_fname")
+                      "_configure_tensorboard_dir", "_get_tensorboard_dir", "_is_worker",
+                      "_get_tuner_fname", "_get_checkpoint_fname")
 _compat.require_hooks(kt.Oracle, "_random_values", "_get_trial_dir", "_get_oracle_fname",
                       "_save_trial", "_check_consecutive_failures")
 
@@ -69,18 +69,28 @@ class _Progress:
         logger.info(f"trial {trial.trial_id} ({done + 1}{of}{note}): "
                     + ", ".join(f"{k}={_short(v)}" for k, v in values.items()))
         self._trial_stopped_early = False
+        self._planned_epochs = None
         self._trial_started = time.monotonic()
         self._calibration_started = getattr(self.hypermodel, "calibration_seconds", 0.0)
         self._epochs_run = 0
         if self.step_clock is not None:
             self.step_clock.reset()
 
+    def run_trial(self, trial, *args, **kwargs):
+        # Hyperband trains a trial to its "tuner/epochs", the other tuners to the search's
+        self._planned_epochs = trial.hyperparameters.values.get("tuner/epochs",
+                                                                kwargs.get("epochs"))
+        return super().run_trial(trial, *args, **kwargs)
+
     def on_epoch_end(self, trial, model, epoch, logs=None):
         super().on_epoch_end(trial, model, epoch, logs=logs)
         self._epochs_run += 1
         # keras-tuner's callback runs after the search's own, so EarlyStopping (or the
-        # budget) has already said whether this epoch is the last
-        self._trial_stopped_early = bool(getattr(model, "stop_training", False))
+        # budget) has already said whether this epoch is the last; with cross-validation,
+        # any fold stopping early counts
+        planned = self._planned_epochs
+        self._trial_stopped_early |= bool(getattr(model, "stop_training", False)) and (
+            planned is None or epoch + 1 < planned)
 
     def on_trial_end(self, trial):
         seconds = time.monotonic() - self._trial_started
