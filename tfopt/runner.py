@@ -317,5 +317,5 @@ def record(config, setup, data, trials, final, started):
             is not None else f"{results['objective']}={results['best_validation_score']:.4f}")
     logger.info(f"done in {results['wall_time_seconds'] / 60:.1f} min: best {best}; final model "
                 f"({results['final_model']}) test_accuracy={results['test_accuracy']:.4f} on "
-                f"{data.sizes['test']} test examples; results in {trials.run_dir}")
+                f"{data.sizes['test']:,} test examples; results in {trials.run_dir}")
     return results

@@ -330,7 +330,7 @@ def _data_sections(results):
     inferred = results.get("inferred")
     if inferred:
         weights = inferred["class_weight"] or {}
-        rows = [[name, str(count), f"{weights[str(i)]:.3f}" if weights else "off"]
+        rows = [[name, f"{count:,}", f"{weights[str(i)]:.3f}" if weights else "off"]
                 for i, (name, count) in enumerate(inferred["class_counts"].items())]
         sections.append((f"Data: imbalance {inferred['imbalance_ratio']:.1f}:1, objective "
                          f"{inferred['objective']}", ["class", "training examples",
