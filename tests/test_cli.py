@@ -145,6 +145,13 @@ def test_an_unknown_hyperparameter_is_one_line_without_tensorflows_start_up_line
                                   "hyperparameters: ") and len(done.stderr.splitlines()) == 1
 
 
+def test_space_prints_without_tensorflows_start_up_lines():
+    done = subprocess.run([sys.executable, "-m", "tfopt", "space", "--model", "vgg"],
+                          capture_output=True, text=True, env=_quiet_env(), timeout=300)
+    assert done.returncode == 0 and done.stderr == ""
+    assert "learning_rate" in done.stdout
+
+
 def test_report_rebuilds_without_tensorflows_start_up_lines(finished_run, tmp_path):
     copy = tmp_path / "copy"
     shutil.copytree(finished_run.run_dir, copy)

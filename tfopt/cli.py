@@ -1,4 +1,5 @@
-"""Command line: `tfopt search | report | predict | tasks`. Exit 0 on success, 2 on bad input."""
+"""Command line: `tfopt search | report | predict | tasks | space`. Exit 0 on success, 2 on
+bad input."""
 
 import argparse
 import os
@@ -121,6 +122,9 @@ def _run_space(args):
 
     if args.model not in MODELS:
         raise InputError(unknown_name_message("model", args.model, MODELS))
+    from tfopt.backend import import_tensorflow_quietly
+
+    import_tensorflow_quietly()  # the families' spaces are declared with Keras
     from tfopt.tuning.hypermodels import base_space
     from tfopt.tuning.space import describe_space, format_table, to_yaml
 

@@ -22,7 +22,8 @@ def test_candidates_seeds_and_exports_are_side_by_side(finished_run):
     markdown = (finished_run.run_dir / "report.md").read_text()
     results = finished_run.results
     for name, label in (("checkpoint", "best trial's checkpoint"),
-                        ("retrained", "best trial retrained"), ("ensemble", "ensemble")):
+                        ("retrained", r"best trial retrained \(seed 0; every seed below\)"),
+                        ("ensemble", "ensemble")):
         accuracy = results["candidates"][name]["accuracy"]
         assert re.search(rf"^\| {label} \|.*\| {accuracy:.4f} \|", markdown, re.M), name
     mean, std = results["retrain"]["test_accuracy_mean"], results["retrain"]["test_accuracy_std"]

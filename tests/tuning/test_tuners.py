@@ -189,3 +189,14 @@ def test_trial_stats_say_when_a_trial_stopped_before_its_planned_epochs(
     assert stats["epochs_run"] == min(stop_after, 3)
     assert stats["stopped_early"] is stopped_early
     assert stats["ended_at"] > 1.7e9  # Unix time
+
+
+def test_a_resumed_search_says_so_in_tfopts_voice(tiny_images, tmp_path, capsys, caplog):
+    run_search("random", tiny_images, tmp_path, max_trials=1)
+    capsys.readouterr()
+    with caplog.at_level("INFO", logger="tfopt"):
+        make_tuner("random", VGGHyperModel(tiny_images.input_shape, tiny_images.num_classes),
+                   objective="val_accuracy", directory=tmp_path, max_trials=1, epochs=1, seed=1)
+    assert capsys.readouterr().out == ""  # not keras-tuner's "Reloading Tuner from ..." print
+    assert f"resuming the search saved in {tmp_path / 'tuner'}: 1 trial(s) finished before" \
+        in caplog.text

@@ -5,6 +5,7 @@ import io
 import numpy as np
 
 
+HYPERBAND_EPOCHS = "epochs trained (Hyperband)"  # keras-tuner's "tuner/epochs"
 _COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b")
 
 
@@ -34,7 +35,7 @@ def learning_curves(curves):
     figure, ax = _figure(6.5, 3.6)
     values = []
     for (trial_id, curve), colour in zip(curves.items(), _COLOURS):
-        for part, style in (("validation", "-o"), ("train", "--")):
+        for part, style in (("validation", "-o"), ("train", "--.")):
             if curve[part]:
                 epochs, accuracy = zip(*curve[part])
                 epochs = np.asarray(epochs) + 1
@@ -49,7 +50,8 @@ def learning_curves(curves):
             ax.plot(max(by_epoch), by_epoch[max(by_epoch)], "X", color=colour, markersize=9,
                     markeredgecolor="black")
     ax.plot([], [], "*", color="grey", markersize=10, label="best epoch (weights kept)")
-    ax.plot([], [], "X", color="grey", markersize=8, label="stopped early")
+    if any(curve["stopped_early"] for curve in curves.values()):
+        ax.plot([], [], "X", color="grey", markersize=8, label="stopped early")
     ax.xaxis.set_major_locator(_integer_locator())
     ax.set_xlim(left=0.5, right=max(ax.get_xlim()[1], 1.5))
     if values:
@@ -73,11 +75,11 @@ def optimization_history(trials, objective, direction,
     score or None)], in id order."""
     figure = _figure_only(9, 3.2)
     by_trial, by_time = figure.subplots(1, 2, sharey=True)
-    scored = [(i, t, s) for i, (_, t, s) in enumerate(trials, start=1) if s is not None]
+    scored = [(int(i), t, s) for i, t, s in trials if s is not None]
     if scored:
         best = np.maximum.accumulate if direction == "max" else np.minimum.accumulate
         number, minutes, score = (np.asarray(column) for column in zip(*scored))
-        for ax, x, label in ((by_trial, number, "trial (in the order they began)"),
+        for ax, x, label in ((by_trial, number, "trial id (the order they began)"),
                              (by_time, minutes, time_axis)):
             ax.scatter(x, score, s=18, color="#9ab", label="trial", zorder=2)
             order = np.argsort(x, kind="stable")
@@ -167,7 +169,8 @@ def importance(shares):
     """Horizontal bars of each hyperparameter's share of importance (`shares` not empty)."""
     figure, ax = _figure(6, 0.35 * len(shares) + 1)
     names = list(shares)[::-1]
-    ax.barh(names, [shares[n] for n in names], color="#4a7bb7")
+    labels = [HYPERBAND_EPOCHS if n == "tuner/epochs" else n for n in names]
+    ax.barh(labels, [shares[n] for n in names], color="#4a7bb7")
     for y, name in enumerate(names):
         ax.text(shares[name], y, f" {shares[name]:.0%}", va="center", fontsize=8)
     ax.set_xlim(0, max(shares.values()) * 1.15 or 1)

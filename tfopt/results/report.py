@@ -90,7 +90,7 @@ def _history_figure(trials, objective):
     return Figure("Optimization history", plots.optimization_history(
         points, objective, objective_direction(objective), time_axis=time_axis),
         f"{plots.objective_label(objective).capitalize()} of each trial (dots) and the best so "
-        f"far (line), against the trials in the order they began and against {time_axis}.")
+        f"far (line), against the trials' ids (the order they began) and against {time_axis}.")
 
 
 def _history(trials, objective):
@@ -139,7 +139,9 @@ def _importance_figure(shares, completed):
                                    "trials' scores (every share is 0).")
     return Figure(title, plots.importance(shares),
                   "Each hyperparameter's share of the variance in the trials' scores (permutation "
-                  "importance of a random forest fitted on the completed trials).")
+                  f"importance of a random forest fitted on the {completed} completed trials; "
+                  "with few trials, a rough guide). Under Hyperband, the epochs a trial trained "
+                  "count as one of them.")
 
 
 def compare(run_dirs):
@@ -368,7 +370,12 @@ def _candidate_rows(results):
         # results.json keeps any average under "ensemble"; final_model says which it is
         label = "averaged" if name == "ensemble" and results["final_model"] == "averaged" \
             else name
-        rows.append([CANDIDATE_NAMES[label], trained_on, str(epochs), f"{scores['accuracy']:.4f}",
+        if label == "retrained" and len(results["retrain"]["seeds"]) > 1:
+            label_text = f"{CANDIDATE_NAMES[label]} (seed {results['retrain']['seeds'][0]}; " \
+                         "every seed below)"
+        else:
+            label_text = CANDIDATE_NAMES[label]
+        rows.append([label_text, trained_on, str(epochs), f"{scores['accuracy']:.4f}",
                      f"{scores['macro_f1']:.4f}", page.score(scores["roc_auc"]),
                      f"{scores['log_loss']:.4f}", f"{scores['expected_calibration_error']:.4f}"])
     return rows

@@ -102,7 +102,8 @@ def make_plan(config, search_space, data, *, given, started):
     text = describe(config.tuner, trials, total, setup, epoch_seconds,
                     retrain_epochs=kept, schedule=hyperband_epochs(oracle)
                     if config.tuner == "hyperband" else None, budget=config.budget,
-                    repeat=repeat, explore=explore, retrain=config.retrain, folds=folds)
+                    repeat=repeat, explore=explore, retrain=config.retrain, folds=folds,
+                    seeds=config.seeds if config.retrain else 1)
     first = setup + (1 if config.tuner == "hyperband" else config.epochs) \
         * epoch_seconds
     note = None
@@ -197,7 +198,7 @@ def _time_one(hypermodel, hp, train, train_size, steps, seconds, timed=3, batch=
 
 def describe(tuner_kind, trials, epochs, setup, epoch_seconds, *, retrain_epochs=0,
              budget=None, repeat=False, explore=True, retrain=True, schedule=None,
-             folds=(1, 1.0)):
+             folds=(1, 1.0), seeds=1):
     """One paragraph a person can check the search against.
 
     Under a `budget`: `repeat` when Hyperband's brackets go round until it is
@@ -206,10 +207,11 @@ def describe(tuner_kind, trials, epochs, setup, epoch_seconds, *, retrain_epochs
     (`retrain_epochs` 0 with it: more than `tfopt.tuning.budget.RETRAIN_SHARE` of the
     budget by the probe, so no time is kept for it at first). `schedule`: the epochs
     Hyperband's trials train to (`tfopt.tuning.tuners.hyperband_epochs`). `folds`: (K, each
-    fold's examples over the training split's) with cross-validation."""
+    fold's examples over the training split's) with cross-validation. `seeds`: how many
+    times the best trial retrains."""
     count, share = folds
     search_seconds = count * (trials * setup + epochs * share * epoch_seconds)
-    final_seconds = retrain_epochs * epoch_seconds
+    final_seconds = retrain_epochs * epoch_seconds * seeds
     scope = "one round of its brackets:" if repeat else "up to"
     text = (f"plan: {tuner_kind}, {scope} {_count(trials, 'trial')}, {epochs * count} epochs "
             f"in all; a "
@@ -222,9 +224,10 @@ def describe(tuner_kind, trials, epochs, setup, epoch_seconds, *, retrain_epochs
                             f" {_count(trials, 'trial')} of {count} cross-validation folds "
                             f"each (training {count} times a trial), ", 1)
     if retrain_epochs:
-        text += (f", then retraining on train+validation (at most {retrain_epochs:.0f} epochs, "
-                 f"about {_minutes(final_seconds)}): about {_minutes(search_seconds + final_seconds)}"
-                 " in all")
+        times = f"{seeds} times, " if seeds > 1 else ""
+        text += (f", then retraining on train+validation ({times}at most {retrain_epochs:.0f} "
+                 f"epochs, about {_minutes(final_seconds)}): about "
+                 f"{_minutes(search_seconds + final_seconds)} in all")
     text += " (early stopping can end trials sooner)."
     if not budget:
         return text

@@ -1,6 +1,8 @@
 """Tuners: keras-tuner's own classes, with trial-k-of-N progress and a trial plan."""
 
+import contextlib
 import copy
+import io
 import itertools
 import math
 import os
@@ -483,9 +485,14 @@ def make_tuner(kind, hypermodel, *, objective, directory, project_name="tuner", 
     tuner_class = Hyperband if kind == "hyperband" else Tuner
     mark_resumable(pathlib.Path(directory, check_name("project name", project_name)),
                    os.environ.get("KERASTUNER_TUNER_ID", "tuner0"))
-    tuner = tuner_class(oracle=oracle, hypermodel=hypermodel, directory=str(directory),
-                        project_name=project_name, distribution_strategy=distribution_strategy,
-                        overwrite=False)
+    with contextlib.redirect_stdout(io.StringIO()) as said:  # keras-tuner prints "Reloading"
+        tuner = tuner_class(oracle=oracle, hypermodel=hypermodel, directory=str(directory),
+                            project_name=project_name,
+                            distribution_strategy=distribution_strategy, overwrite=False)
+    if said.getvalue().startswith("Reloading"):
+        done = sum(t.status in ("COMPLETED", "FAILED") for t in tuner.oracle.trials.values())
+        logger.info(f"resuming the search saved in {tuner.project_dir}: {done} trial(s) "
+                    "finished before")
     tuner.planned_trials = plan(tuner.oracle, epochs)[0] if budget is None else None
     tuner.step_clock = step_clock
     if folds is not None:
