@@ -489,8 +489,9 @@ def make_tuner(kind, hypermodel, *, objective, directory, project_name="tuner", 
         tuner = tuner_class(oracle=oracle, hypermodel=hypermodel, directory=str(directory),
                             project_name=project_name,
                             distribution_strategy=distribution_strategy, overwrite=False)
-    if said.getvalue().startswith("Reloading"):
-        done = sum(t.status in ("COMPLETED", "FAILED") for t in tuner.oracle.trials.values())
+    trials = getattr(tuner.oracle, "trials", None)  # a worker's oracle is the chief's: none
+    if said.getvalue().startswith("Reloading") and trials is not None:
+        done = sum(t.status in ("COMPLETED", "FAILED") for t in trials.values())
         logger.info(f"resuming the search saved in {tuner.project_dir}: {done} trial(s) "
                     "finished before")
     tuner.planned_trials = plan(tuner.oracle, epochs)[0] if budget is None else None
