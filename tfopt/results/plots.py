@@ -100,6 +100,7 @@ def parallel_coordinates(rows, names, scores, objective, direction="max"):
     words keep their order of first appearance; a value missing ("" or None: a
     conditional hyperparameter the trial did not use) leaves a gap in its line."""
     from matplotlib import colormaps
+    from matplotlib.cm import ScalarMappable
     from matplotlib.colors import ListedColormap, Normalize
 
     figure = _figure_only(max(6.0, 1.1 * len(names) + 1.5), 3.8)
@@ -124,7 +125,7 @@ def parallel_coordinates(rows, names, scores, objective, direction="max"):
     ax.set_ylim(-0.05, 1.05)
     for side in ("top", "right", "left"):
         ax.spines[side].set_visible(False)
-    colourbar = figure.colorbar(_scalar_mappable(cmap, norm), ax=ax, pad=0.02)
+    colourbar = figure.colorbar(ScalarMappable(norm=norm, cmap=cmap), ax=ax, pad=0.02)
     colourbar.set_label(objective_label(objective))
     return _png(figure)
 
@@ -149,14 +150,6 @@ def _axis_positions(values):
     place = {w: (i * step if len(words) > 1 else 0.5) for i, w in enumerate(words)}
     return np.asarray([np.nan if v in ("", None) else place[str(v)] for v in values]), \
         [(place[w], w) for w in words]
-
-
-def _scalar_mappable(cmap, norm):
-    from matplotlib.cm import ScalarMappable
-
-    mappable = ScalarMappable(norm=norm, cmap=cmap)
-    mappable.set_array([])
-    return mappable
 
 
 def _integer_locator():

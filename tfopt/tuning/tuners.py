@@ -7,6 +7,7 @@ import itertools
 import math
 import os
 import pathlib
+import sys
 import time
 import warnings
 
@@ -71,7 +72,6 @@ class _Progress:
         logger.info(f"trial {trial.trial_id} ({done + 1}{of}{note}): "
                     + ", ".join(f"{k}={_short(v)}" for k, v in values.items()))
         self._trial_stopped_early = False
-        self._planned_epochs = None
         self._trial_started = time.monotonic()
         self._calibration_started = getattr(self.hypermodel, "calibration_seconds", 0.0)
         self._epochs_run = 0
@@ -489,8 +489,10 @@ def make_tuner(kind, hypermodel, *, objective, directory, project_name="tuner", 
         tuner = tuner_class(oracle=oracle, hypermodel=hypermodel, directory=str(directory),
                             project_name=project_name,
                             distribution_strategy=distribution_strategy, overwrite=False)
+    printed = said.getvalue().splitlines(keepends=True)
+    sys.stdout.write("".join(line for line in printed if not line.startswith("Reloading")))
     trials = getattr(tuner.oracle, "trials", None)  # a worker's oracle is the chief's: none
-    if said.getvalue().startswith("Reloading") and trials is not None:
+    if printed[:1] and printed[0].startswith("Reloading") and trials is not None:
         done = sum(t.status in ("COMPLETED", "FAILED") for t in trials.values())
         logger.info(f"resuming the search saved in {tuner.project_dir}: {done} trial(s) "
                     "finished before")
